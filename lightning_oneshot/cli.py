@@ -1,0 +1,32 @@
+"""The Hydra entry point, shared by ``train.py`` and the ``lightning-oneshot`` console script."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from omegaconf import DictConfig
+
+from lightning_oneshot.errors import ConfigError
+from lightning_oneshot.pipeline import run
+
+log = logging.getLogger(__name__)
+
+# Exit status for bad input, reported before any work starts.
+EXIT_BAD_INPUT = 2
+
+
+def main_with_config(cfg: DictConfig) -> float | None:
+    """Run the pipeline; return the test error so that Hydra sweepers can optimise it."""
+    try:
+        summary = run(cfg)
+    except ConfigError as error:
+        log.error("%s", error)
+        sys.exit(EXIT_BAD_INPUT)
+    return summary.get("test_error")
+
+
+def main() -> None:
+    import hydra
+
+    hydra.main(config_path="pkg://lightning_oneshot.conf", config_name="config", version_base="1.3")(main_with_config)()

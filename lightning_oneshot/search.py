@@ -1,0 +1,56 @@
+"""The search stage: train the weight-sharing supernet and save ``supernet.ckpt``."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from hydra.utils import instantiate
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities import rank_zero_info
+
+from lightning_oneshot.callbacks import ArchitectureSamplingCallback
+from lightning_oneshot.loggers import build_logger, finish_logger
+from lightning_oneshot.modules import SupernetModule
+from lightning_oneshot.supernet import Supernet
+
+if TYPE_CHECKING:
+    from lightning_oneshot.pipeline import RunContext
+
+log = logging.getLogger(__name__)
+
+
+def build_supernet_module(context: RunContext, supernet: Supernet) -> SupernetModule:
+    cfg = context.cfg
+    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    return SupernetModule(
+        supernet,
+        num_classes=context.datamodule.num_classes,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=scheduler,
+        validation_masks=context.sampler.validation_masks(),
+        space_description=context.space.describe(),
+    )
+
+
+def run_search(context: RunContext) -> Supernet:
+    """Train the supernet with the configured sampler; return it with its trained weights."""
+    cfg = context.cfg
+    supernet = context.space.build_supernet()
+    module = build_supernet_module(context, supernet)
+    labels = [label for label, _ in module.validation_masks]
+    rank_zero_info(f"Validating the supernet on {len(labels)} fixed mask(s): {', '.join(labels)}.")
+
+    checkpoints = ModelCheckpoint(dirpath=context.output_dir / "checkpoints", save_last=True, save_top_k=0)
+    logger = build_logger(cfg, "search")
+    trainer = instantiate(
+        cfg.trainer, callbacks=[ArchitectureSamplingCallback(context.sampler), checkpoints], logger=logger
+    )
+    trainer.fit(module, datamodule=context.datamodule, ckpt_path=cfg.get("ckpt_path") or None)
+
+    path = context.output_dir / "supernet.ckpt"
+    trainer.save_checkpoint(path)
+    finish_logger(logger)
+    rank_zero_info(f"Wrote {path}")
+    context.summary["supernet_ckpt"] = str(path)
+    return supernet
