@@ -1,0 +1,87 @@
+"""Time one supernet training step under a sampled single path against the standalone network of that path.
+
+Both networks get the same batch, loss, SGD optimizer (momentum and weight decay) and weights. The supernet
+step includes setting the mask, as in training. Each architecture is timed with interleaved repetitions
+and the median per network is kept; the printed ratio is the geometric mean over architectures.
+
+    python benchmarks/step_overhead.py                       # digits-sized input (1x8x8)
+    python benchmarks/step_overhead.py --channels 3 --image-size 32 --width 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from lightning_oneshot.spaces import NB201Space
+from lightning_oneshot.supernet import inherit_weights
+
+
+def _train_step(model, optimizer, images, labels, before=None) -> float:
+    start = time.perf_counter()
+    if before is not None:
+        before()
+    optimizer.zero_grad(set_to_none=True)
+    F.cross_entropy(model(images), labels).backward()
+    optimizer.step()
+    return time.perf_counter() - start
+
+
+def _optimizer(model):
+    return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+
+def measure(space: NB201Space, arch, images, labels, repeats: int, warmup: int) -> tuple[float, float]:
+    supernet = space.build_supernet().train()
+    supernet.set_mask(arch)
+    standalone = space.build_standalone(arch).train()
+    inherit_weights(standalone, supernet)
+    super_optimizer, standalone_optimizer = _optimizer(supernet), _optimizer(standalone)
+
+    supernet_times, standalone_times = [], []
+    for index in range(warmup + repeats):
+        supernet_time = _train_step(supernet, super_optimizer, images, labels, before=lambda: supernet.set_mask(arch))
+        standalone_time = _train_step(standalone, standalone_optimizer, images, labels)
+        if index >= warmup:
+            supernet_times.append(supernet_time)
+            standalone_times.append(standalone_time)
+    return statistics.median(supernet_times), statistics.median(standalone_times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--image-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--cells-per-stage", type=int, default=1)
+    parser.add_argument("--architectures", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    torch.manual_seed(args.seed)
+    space = NB201Space(args.channels, 10, width=args.width, cells_per_stage=args.cells_per_stage)
+    images = torch.randn(args.batch_size, args.channels, args.image_size, args.image_size)
+    labels = torch.randint(0, 10, (args.batch_size,))
+    rng = np.random.default_rng(args.seed)
+
+    ratios = []
+    print(f"threads={torch.get_num_threads()} input={args.channels}x{args.image_size}x{args.image_size} batch={args.batch_size} width={args.width}")
+    for _ in range(args.architectures):
+        arch = space.sample(rng)
+        supernet_time, standalone_time = measure(space, arch, images, labels, args.repeats, args.warmup)
+        ratios.append(supernet_time / standalone_time)
+        print(f"{arch.hash}  supernet {supernet_time * 1e3:7.2f} ms  standalone {standalone_time * 1e3:7.2f} ms  ratio {ratios[-1]:.3f}")
+    geometric_mean = float(np.exp(np.mean(np.log(ratios))))
+    print(f"step time ratio supernet/standalone: geometric mean {geometric_mean:.3f}, max {max(ratios):.3f} (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()
