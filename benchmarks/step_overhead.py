@@ -4,8 +4,9 @@ Both networks get the same batch, loss, SGD optimizer (momentum and weight decay
 step includes setting the mask, as in training. Each architecture is timed with interleaved repetitions
 and the median per network is kept; the printed ratio is the geometric mean over architectures.
 
-    python benchmarks/step_overhead.py                       # digits-sized input (1x8x8)
-    python benchmarks/step_overhead.py --channels 3 --image-size 32 --width 16
+    python benchmarks/step_overhead.py                       # nb201 on a digits-sized input (1x8x8)
+    python benchmarks/step_overhead.py --channels 3 --image-size 32
+    python benchmarks/step_overhead.py --space all           # every space under conf/search_space
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from lightning_oneshot.spaces import NB201Space
+from lightning_oneshot.spaces.base import SearchSpace
+from lightning_oneshot.spaces.registry import available_spaces, build_space
 from lightning_oneshot.supernet import inherit_weights
 
 
@@ -36,7 +38,7 @@ def _optimizer(model):
     return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
 
-def measure(space: NB201Space, arch, images, labels, repeats: int, warmup: int) -> tuple[float, float]:
+def measure(space: SearchSpace, arch, images, labels, repeats: int, warmup: int) -> tuple[float, float]:
     supernet = space.build_supernet().train()
     supernet.set_mask(arch)
     standalone = space.build_standalone(arch).train()
@@ -55,32 +57,33 @@ def measure(space: NB201Space, arch, images, labels, repeats: int, warmup: int) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--space", default="nb201", help="a name under conf/search_space, or 'all'")
     parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--image-size", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--width", type=int, default=16)
-    parser.add_argument("--cells-per-stage", type=int, default=1)
     parser.add_argument("--architectures", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    torch.manual_seed(args.seed)
-    space = NB201Space(args.channels, 10, width=args.width, cells_per_stage=args.cells_per_stage)
-    images = torch.randn(args.batch_size, args.channels, args.image_size, args.image_size)
-    labels = torch.randint(0, 10, (args.batch_size,))
-    rng = np.random.default_rng(args.seed)
+    names = available_spaces() if args.space == "all" else [args.space]
+    print(f"threads={torch.get_num_threads()} input={args.channels}x{args.image_size}x{args.image_size} batch={args.batch_size}")
+    for name in names:
+        torch.manual_seed(args.seed)
+        space = build_space(name, args.channels, 10)
+        images = torch.randn(args.batch_size, args.channels, args.image_size, args.image_size)
+        labels = torch.randint(0, 10, (args.batch_size,))
+        rng = np.random.default_rng(args.seed)
 
-    ratios = []
-    print(f"threads={torch.get_num_threads()} input={args.channels}x{args.image_size}x{args.image_size} batch={args.batch_size} width={args.width}")
-    for _ in range(args.architectures):
-        arch = space.sample(rng)
-        supernet_time, standalone_time = measure(space, arch, images, labels, args.repeats, args.warmup)
-        ratios.append(supernet_time / standalone_time)
-        print(f"{arch.hash}  supernet {supernet_time * 1e3:7.2f} ms  standalone {standalone_time * 1e3:7.2f} ms  ratio {ratios[-1]:.3f}")
-    geometric_mean = float(np.exp(np.mean(np.log(ratios))))
-    print(f"step time ratio supernet/standalone: geometric mean {geometric_mean:.3f}, max {max(ratios):.3f} (target <= 1.10)")
+        ratios = []
+        for _ in range(args.architectures):
+            arch = space.sample(rng)
+            supernet_time, standalone_time = measure(space, arch, images, labels, args.repeats, args.warmup)
+            ratios.append(supernet_time / standalone_time)
+            print(f"{name} {arch.hash}  supernet {supernet_time * 1e3:7.2f} ms  standalone {standalone_time * 1e3:7.2f} ms  ratio {ratios[-1]:.3f}")
+        geometric_mean = float(np.exp(np.mean(np.log(ratios))))
+        print(f"{name}: step time ratio supernet/standalone: geometric mean {geometric_mean:.3f}, max {max(ratios):.3f}")
 
 
 if __name__ == "__main__":
