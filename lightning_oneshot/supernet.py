@@ -89,22 +89,34 @@ def inherit_weights(standalone: nn.Module, supernet: Supernet) -> None:
     """Copy the weights of the currently active single path of ``supernet`` into ``standalone``.
 
     The standalone network must mirror the supernet's module tree, with each ``MixedEdge`` replaced by its one
-    active operation (or left out for the zero operation). This is how search spaces build standalone networks.
+    active operation (or left out for the zero operation). Edges may nest, as in hierarchical spaces whose
+    operations are themselves cells of mixed edges.
     """
-    prefixes: dict[str, str] = {}
+    replacements: list[tuple[str, str]] = []
     for path, module in supernet.network.named_modules():
         if isinstance(module, MixedEdge) and module.active_names:
             if len(module.active_names) != 1:
                 raise ValueError(f"Edge module {path} has {len(module.active_names)} active operations; need one.")
-            prefixes[f"{path}."] = f"{path}.candidates.{module.active_names[0]}."
+            replacements.append((f"{path}.", f"{path}.candidates.{module.active_names[0]}."))
 
     source = supernet.network.state_dict()
     target = {}
     for key in standalone.state_dict():
-        mapped = key
-        for prefix, replacement in prefixes.items():
-            if key.startswith(prefix):
-                mapped = replacement + key[len(prefix):]
-                break
-        target[key] = source[mapped]
+        target[key] = source[_supernet_key(key, replacements)]
     standalone.load_state_dict(target)
+
+
+def _supernet_key(key: str, replacements: list[tuple[str, str]]) -> str:
+    """Map a standalone state-dict key to the supernet's by inserting ``candidates.<op>`` after each edge.
+
+    Outer edges are rewritten first. The rewritten key then reaches the paths of edges nested inside the
+    chosen operation, so the loop runs until no edge prefix is left to rewrite.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for prefix, replacement in replacements:
+            if key.startswith(prefix) and not key.startswith(f"{prefix}candidates."):
+                key = replacement + key[len(prefix):]
+                changed = True
+    return key
