@@ -22,6 +22,7 @@ from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
 from lightning_oneshot.checkpoints import load_supernet_weights, read_checkpoint
 from lightning_oneshot.config_checks import check_config
+from lightning_oneshot.distributed import check_strategy, launch_without_trainer
 from lightning_oneshot.errors import ConfigError
 from lightning_oneshot.evaluation.stage import run_evaluation
 from lightning_oneshot.retraining import run_retrain
@@ -75,6 +76,7 @@ def _existing_file(cfg: DictConfig, key: str, default: Path) -> Path:
 def prepare(cfg: DictConfig) -> RunContext:
     """Check the config, build the data module and search space, and load every input file, without training."""
     check_config(cfg)
+    check_strategy(cfg.trainer)
     stages = STAGE_ORDER[cfg.stage]
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -107,6 +109,9 @@ def prepare(cfg: DictConfig) -> RunContext:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run the configured stages and write ``summary.json``; return the summary."""
     context = prepare(cfg)
+    if cfg.stage == "evaluate":
+        launch_without_trainer(cfg.trainer)
+    _write_resolved_config(cfg, context.output_dir)
     stage_seconds: dict[str, float] = {}
     supernet = None
 
@@ -130,6 +135,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     context.summary["stage_seconds"] = stage_seconds
     _write_summary(context)
     return context.summary
+
+
+@rank_zero_only
+def _write_resolved_config(cfg: DictConfig, output_dir: Path) -> None:
+    """Save the config with every interpolation resolved; Hydra's own .hydra/config.yaml keeps them unresolved."""
+    path = output_dir / "config_resolved.yaml"
+    OmegaConf.save(cfg, path, resolve=True)
+    log.info("Wrote %s", path)
 
 
 @rank_zero_only

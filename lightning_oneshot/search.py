@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import torch
 from hydra.utils import instantiate
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_info
 
 from lightning_oneshot.callbacks import ArchitectureSamplingCallback
+from lightning_oneshot.distributed import search_strategy
 from lightning_oneshot.loggers import build_logger, finish_logger
 from lightning_oneshot.modules import SupernetModule
 from lightning_oneshot.supernet import Supernet
@@ -33,6 +35,13 @@ def build_supernet_module(context: RunContext, supernet: Supernet) -> SupernetMo
     )
 
 
+def _resumed_wandb_run_id(ckpt_path: str | None) -> str | None:
+    if not ckpt_path:
+        return None
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    return checkpoint.get("wandb_run_id")
+
+
 def run_search(context: RunContext) -> Supernet:
     """Train the supernet with the configured sampler; return it with its trained weights."""
     cfg = context.cfg
@@ -42,9 +51,12 @@ def run_search(context: RunContext) -> Supernet:
     rank_zero_info(f"Validating the supernet on {len(labels)} fixed mask(s): {', '.join(labels)}.")
 
     checkpoints = ModelCheckpoint(dirpath=context.output_dir / "checkpoints", save_last=True, save_top_k=0)
-    logger = build_logger(cfg, "search")
+    logger = build_logger(cfg, "search", run_id=_resumed_wandb_run_id(cfg.get("ckpt_path")))
     trainer = instantiate(
-        cfg.trainer, callbacks=[ArchitectureSamplingCallback(context.sampler), checkpoints], logger=logger
+        cfg.trainer,
+        strategy=search_strategy(cfg.trainer),
+        callbacks=[ArchitectureSamplingCallback(context.sampler), checkpoints],
+        logger=logger,
     )
     trainer.fit(module, datamodule=context.datamodule, ckpt_path=cfg.get("ckpt_path") or None)
 
