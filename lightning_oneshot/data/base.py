@@ -1,9 +1,12 @@
-"""Helpers shared by the data modules: fixed in-memory batches for the evaluation stage."""
+"""Helpers shared by the data modules: fixed in-memory batches for scoring, and unpadded evaluation shards."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
-from torch.utils.data import Dataset
+import torch.distributed as dist
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 
 def _stack(dataset: Dataset, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,3 +41,29 @@ class CalibrationMixin:
         val = self.splits["val"]
         indices = list(range(len(val)))
         return [_stack(val, indices[start : start + batch_size]) for start in range(0, len(indices), batch_size)]
+
+
+class UnpaddedDistributedSampler(DistributedSampler):
+    """Gives each rank every ``world_size``-th sample in order, without repeating samples to even out ranks.
+
+    The default DistributedSampler pads the last shard with repeated samples, so an accuracy computed on it
+    changes with the number of processes. Ranks may get one batch more or less than each other here, which
+    is safe for validation and test loops because they synchronise only at the end of the epoch.
+    Lightning keeps a sampler that is already a DistributedSampler instead of replacing it.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        super().__init__(dataset, shuffle=False, drop_last=False)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.dataset), self.num_replicas))
+
+
+def evaluation_sampler(dataset: Dataset) -> Sampler | None:
+    """An unpadded shard of ``dataset`` for this rank under torch.distributed; None (sequential) otherwise."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return UnpaddedDistributedSampler(dataset)
+    return None

@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, TensorDataset
 
-from lightning_oneshot.data.base import CalibrationMixin
+from lightning_oneshot.data.base import CalibrationMixin, evaluation_sampler
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,12 @@ class DigitsDataModule(CalibrationMixin, pl.LightningDataModule):
         rank_zero_info(f"Digits splits: train {len(train)}, val {len(val)}, test {len(test)} images.")
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        sampler = None if shuffle else evaluation_sampler(self.splits[split])
         return DataLoader(
             self.splits[split],
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
