@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
+from pytorch_lightning.loggers import WandbLogger
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -122,11 +123,15 @@ class SupernetModule(ClassifierModule):
             accuracy = metric.compute()
             metric.reset()
             accuracies.append(accuracy)
-            self.log(f"val/acc/{label}", accuracy)
-        self.log("val/acc", torch.stack(accuracies).mean(), prog_bar=True)
+            # compute() already reduced the metric over ranks, so sync_dist only silences Lightning's warning.
+            self.log(f"val/acc/{label}", accuracy, sync_dist=True)
+        self.log("val/acc", torch.stack(accuracies).mean(), prog_bar=True, sync_dist=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["search_space"] = self.space_description
+        if isinstance(self.logger, WandbLogger):
+            # Lets a resumed search stage continue the same W&B run instead of starting a new one.
+            checkpoint["wandb_run_id"] = self.logger.version
 
 
 class StandaloneModule(ClassifierModule):
