@@ -43,11 +43,11 @@ def compose_config(output_dir: Path, overrides: list[str] = ()):
         return compose("config", overrides=[f"paths.output_dir={output_dir}", *overrides])
 
 
-def run_train(run_dir: Path, *overrides: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run train.py in a subprocess with the run folder at ``run_dir``."""
+def run_train(run_dir: Path, *overrides: str, timeout: float = 300, multirun: bool = False) -> subprocess.CompletedProcess:
+    """Run train.py in a subprocess with the run folder at ``run_dir`` (or as a Hydra multirun)."""
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "train.py"), f"hydra.run.dir={run_dir}", *overrides],
+        [sys.executable, str(REPO_ROOT / "train.py"), *(["-m"] if multirun else []), f"hydra.run.dir={run_dir}", *overrides],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -76,3 +76,25 @@ def test_wandb_offline_logs_each_stage(tmp_path):
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 3
     assert all(any(run.glob("*.wandb")) for run in runs)
+
+
+def test_wandb_resume_continues_the_same_run(tmp_path):
+    first = run_train(tmp_path, *TINY_OVERRIDES, "logger=wandb", "stage=search")
+    assert first.returncode == 0, first.stderr[-3000:]
+    [initial] = list((tmp_path / "wandb").glob("offline-run-*"))
+    run_id = initial.name.rsplit("-", 1)[-1]
+
+    resumed = run_train(
+        tmp_path, *TINY_OVERRIDES, "logger=wandb", "stage=search", "trainer.max_epochs=2",
+        f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}",
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2
+    assert all(run.name.endswith(f"-{run_id}") for run in runs)
+
+
+def test_resolved_config_is_saved(full_run):
+    saved = yaml.safe_load((full_run / "config_resolved.yaml").read_text())
+    assert saved["paths"]["output_dir"] == str(full_run)
+    assert saved["evaluation"]["num_samples"] == 4
