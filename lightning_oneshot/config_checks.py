@@ -43,6 +43,10 @@ def check_config(cfg: DictConfig) -> None:
     _require_int(cfg, "evaluation.bn_batches", 0)
     _require_int(cfg, "evaluation.batch_size", 1)
     _require_int(cfg, "retrain.max_epochs", 1)
+    _require_int(cfg, "retrain.top_k", 1)
+    for key in ("evaluation.max_params", "evaluation.max_flops"):
+        if _value(cfg, key) is not None:
+            _require_int(cfg, key, 1)
     _require_fraction(cfg, "sampler.drop_prob")
 
     lr = _value(cfg, "optimizer.lr")
