@@ -25,6 +25,7 @@ from lightning_oneshot.config_checks import check_config
 from lightning_oneshot.distributed import check_strategy, launch_without_trainer
 from lightning_oneshot.errors import ConfigError
 from lightning_oneshot.evaluation.stage import run_evaluation
+from lightning_oneshot.evaluation.strategies import ExhaustiveSearch, SearchError, check_exhaustive_size
 from lightning_oneshot.retraining import run_retrain
 from lightning_oneshot.search import run_search
 from lightning_oneshot.spaces.architecture import Architecture, ArchitectureError
@@ -50,7 +51,9 @@ class RunContext:
     space: SearchSpace
     sampler: Any = None
     supernet_checkpoint: dict | None = None
+    strategy: Any = None
     architecture: Architecture | None = None
+    candidates: list[Architecture] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,6 +95,14 @@ def prepare(cfg: DictConfig) -> RunContext:
             _existing_file(cfg, "ckpt_path", Path(cfg.ckpt_path))
             read_checkpoint(Path(cfg.ckpt_path), space, key="ckpt_path")
 
+    if "evaluate" in stages:
+        context.strategy = _instantiate(cfg.evaluation.strategy, "evaluation.strategy")
+        if isinstance(context.strategy, ExhaustiveSearch):
+            try:
+                check_exhaustive_size(space, context.strategy.max_architectures)
+            except SearchError as error:
+                raise ConfigError(str(error)) from error
+
     if stages == ("evaluate",):
         path = _existing_file(cfg, "evaluation.supernet_ckpt", output_dir / "supernet.ckpt")
         context.supernet_checkpoint = read_checkpoint(path, space, key="evaluation.supernet_ckpt")
@@ -103,6 +114,7 @@ def prepare(cfg: DictConfig) -> RunContext:
             context.architecture = space.load_architecture(path)
         except ArchitectureError as error:
             raise ConfigError(f"retrain.architecture: {error}") from error
+        context.candidates = [context.architecture]
     return context
 
 

@@ -14,7 +14,7 @@ from torch import nn
 from lightning_oneshot.spaces.architecture import Architecture
 from lightning_oneshot.spaces.base import SearchSpace
 
-COLUMNS = ("rank", "hash", "architecture", "oneshot_val_accuracy", "params")
+COLUMNS = ("rank", "hash", "architecture", "oneshot_val_accuracy", "params", "flops")
 
 
 @dataclass
@@ -23,6 +23,7 @@ class RankingEntry:
     architecture: str  # the readable form as JSON
     oneshot_val_accuracy: float
     params: int
+    flops: int | None = None
     rank: int | None = None
 
 
@@ -55,8 +56,8 @@ class RankingWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
 
-    def add(self, arch: Architecture, accuracy: float, params: int) -> RankingEntry:
-        entry = RankingEntry(arch.hash, arch.to_json(), accuracy, params)
+    def add(self, arch: Architecture, accuracy: float, params: int, flops: int | None = None) -> RankingEntry:
+        entry = RankingEntry(arch.hash, arch.to_json(), accuracy, params, flops)
         self.entries.append(entry)
         self._writer.writerow(asdict(entry))
         self._sync()
@@ -93,6 +94,7 @@ def read_ranking(path: str | Path) -> list[RankingEntry]:
             architecture=row["architecture"],
             oneshot_val_accuracy=float(row["oneshot_val_accuracy"]),
             params=int(row["params"]),
+            flops=int(row["flops"]) if row.get("flops") else None,
             rank=int(row["rank"]) if row["rank"] else None,
         )
         for row in rows

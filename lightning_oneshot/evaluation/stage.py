@@ -1,7 +1,7 @@
-"""The evaluation stage: score architectures with the shared weights, rank them, export the best one.
+"""The evaluation stage: a search strategy proposes architectures, which are scored with the shared weights.
 
-Under DDP every rank builds the same candidate list, scores its share, and the scores are gathered after each
-round, so rank zero writes ranking rows while scoring runs and every rank ends with the same ranking.
+Under DDP every rank runs the same strategy, scores its share of each batch, and the scores are gathered after
+each round, so rank zero writes ranking rows while scoring runs and every rank sees the same scores.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 from tqdm.auto import tqdm
 
 from lightning_oneshot.distributed import broadcast_object, device_for_rank, gather_objects, rank_and_world_size
-from lightning_oneshot.evaluation.ranking import RankingEntry, RankingWriter, standalone_parameters
+from lightning_oneshot.evaluation.cost import Constraints, Cost, CostModel
+from lightning_oneshot.evaluation.ranking import RankingEntry, RankingWriter
+from lightning_oneshot.evaluation.report import plot_ranking
 from lightning_oneshot.evaluation.scorer import Scorer
-from lightning_oneshot.evaluation.strategies import random_architectures
 from lightning_oneshot.loggers import build_logger, finish_logger
 from lightning_oneshot.spaces.architecture import Architecture
 from lightning_oneshot.spaces.base import SearchSpace
@@ -40,39 +43,55 @@ def autocast_dtype(precision: str) -> torch.dtype | None:
     return None
 
 
-def score_sharded(
-    architectures: Sequence[Architecture], scorer: Scorer, space: SearchSpace, writer: RankingWriter | None
-) -> list[tuple[float, int]]:
-    """Score ``architectures`` across all ranks; return (accuracy, params) for each, on every rank.
+class ArchitectureScorer:
+    """Scores batches of architectures across ranks, once per architecture, and records every score.
 
-    Round r gives architecture ``r * world_size + rank`` to each rank, then gathers the round's results, so no
-    rank waits for more than one architecture and rows reach ``writer`` (rank zero's) as they are scored.
+    Round r of a batch gives architecture ``r * world_size + rank`` to each rank, then gathers the round's
+    results, so no rank waits for more than one architecture and rows reach rank zero's ``writer`` as they
+    are scored. Architectures scored before are looked up by hash and not scored again.
     """
-    rank, world_size = rank_and_world_size()
-    results: list[tuple[float, int]] = []
-    best = float("-inf")
-    with tqdm(total=len(architectures), desc="Scoring architectures", dynamic_ncols=True, disable=rank != 0) as progress:
-        for start in range(0, len(architectures), world_size):
-            round_architectures = architectures[start : start + world_size]
+
+    def __init__(self, scorer: Scorer, cost_model: CostModel, writer: RankingWriter | None, progress: tqdm) -> None:
+        self.scorer = scorer
+        self.cost_model = cost_model
+        self.writer = writer
+        self.progress = progress
+        self.scores: dict[str, float] = {}
+        self.best = float("-inf")
+
+    def __call__(self, architectures: Sequence[Architecture]) -> list[float]:
+        new = list({arch.hash: arch for arch in architectures if arch.hash not in self.scores}.values())
+        rank, world_size = rank_and_world_size()
+        for start in range(0, len(new), world_size):
+            round_architectures = new[start : start + world_size]
             local = None
             if rank < len(round_architectures):
                 arch = round_architectures[rank]
-                local = (scorer.score(arch), standalone_parameters(space, arch))
+                local = (self.scorer.score(arch), self.cost_model(arch))
             gathered = gather_objects(local)[: len(round_architectures)]
+            for arch, (accuracy, cost) in zip(round_architectures, gathered):
+                self._record(arch, accuracy, cost)
+        return [self.scores[arch.hash] for arch in architectures]
 
-            for arch, (accuracy, params) in zip(round_architectures, gathered):
-                results.append((accuracy, params))
-                if writer is not None:
-                    writer.add(arch, accuracy, params)
-                best = max(best, accuracy)
-                log.debug("Scored %s: one-shot validation accuracy %.4f, %d parameters", arch.hash, accuracy, params)
-            progress.update(len(round_architectures))
-            progress.set_postfix(best=f"{best:.4f}")
-    return results
+    def _record(self, arch: Architecture, accuracy: float, cost: Cost) -> None:
+        self.scores[arch.hash] = accuracy
+        if self.writer is not None:
+            self.writer.add(arch, accuracy, cost.params, cost.flops)
+        if accuracy == accuracy:
+            self.best = max(self.best, accuracy)
+        log.debug("Scored %s: one-shot validation accuracy %.4f, %d parameters, %d FLOPs", arch.hash, accuracy, cost.params, cost.flops)
+        self.progress.update()
+        self.progress.set_postfix(best=f"{self.best:.4f}")
+
+
+def build_constraints(cfg: DictConfig, space: SearchSpace, datamodule) -> Constraints:
+    input_shape = (datamodule.num_channels, datamodule.image_size, datamodule.image_size)
+    evaluation = cfg.evaluation
+    return Constraints(CostModel(space, input_shape), evaluation.get("max_params"), evaluation.get("max_flops"))
 
 
 def run_evaluation(context: RunContext, supernet: Supernet) -> None:
-    """Score ``evaluation.num_samples`` architectures, write ranking.csv / ranking.json and best_architecture.yaml."""
+    """Run the configured search strategy with one-shot scores; write the ranking files and best_architecture.yaml."""
     cfg, space, datamodule = context.cfg, context.space, context.datamodule
     evaluation = cfg.evaluation
     rank, world_size = rank_and_world_size()
@@ -81,53 +100,61 @@ def run_evaluation(context: RunContext, supernet: Supernet) -> None:
     validation = datamodule.validation_batches(evaluation.batch_size)
     device = device_for_rank(str(cfg.trainer.accelerator))
     scorer = Scorer(supernet, calibration, validation, device, autocast_dtype(cfg.trainer.precision))
-
-    candidates = list(random_architectures(space, evaluation.num_samples, seed=cfg.seed))
+    constraints = build_constraints(cfg, space, datamodule)
+    strategy = context.strategy
     rank_zero_info(
-        f"Scoring {len(candidates)} architectures on {world_size} process(es): BatchNorm re-estimation on "
-        f"{len(calibration)} training batches, then {sum(len(y) for _, y in validation)} validation images each."
+        f"Evaluation: {strategy.name} search on {world_size} process(es), {constraints.describe()}. Each architecture: "
+        f"BatchNorm re-estimation on {len(calibration)} training batches, then {sum(len(y) for _, y in validation)} "
+        f"validation images."
     )
+
     ranking_path = context.output_dir / "ranking.csv"
     writer = RankingWriter(ranking_path) if rank == 0 else None
-    score_sharded(candidates, scorer, space, writer)
+    with tqdm(desc="Scoring architectures", dynamic_ncols=True, disable=rank != 0) as progress:
+        strategy.run(space, ArchitectureScorer(scorer, constraints.cost_model, writer, progress), constraints, evaluation.num_samples, cfg.seed)
     ranked = broadcast_object(writer.finalize() if writer is not None else None)
+    if not ranked:
+        raise RuntimeError(f"No architecture was scored: no architecture of the space satisfies {constraints.describe()}.")
 
-    top = ranked[0]
-    best_arch = space.architecture(json.loads(top.architecture))
-    best_path = context.output_dir / "best_architecture.yaml"
-    _save_architecture(best_arch, best_path)
+    top_k = int(OmegaConf.select(cfg, "retrain.top_k", default=1))
+    context.candidates = [space.architecture(json.loads(entry.architecture)) for entry in ranked[:top_k]]
+    best_arch = context.candidates[0]
     context.architecture = best_arch
+    best_path = context.output_dir / "best_architecture.yaml"
+    plot_path = context.output_dir / "ranking.png"
+    _save_outputs(best_arch, best_path, ranked, plot_path)
     context.summary.update(
         best_architecture=best_arch.to_dict(),
         best_architecture_hash=best_arch.hash,
-        oneshot_val_accuracy=top.oneshot_val_accuracy,
+        oneshot_val_accuracy=ranked[0].oneshot_val_accuracy,
         num_scored=len(ranked),
+        search_strategy=strategy.name,
     )
-    rank_zero_info(f"Wrote {ranking_path}, {ranking_path.with_suffix('.json')} and {best_path}")
-    rank_zero_info(f"Best one-shot validation accuracy {top.oneshot_val_accuracy:.4f}: {best_arch.to_dict()}")
-    _log_ranking(context, ranked, best_path)
+    rank_zero_info(f"Wrote {ranking_path}, {ranking_path.with_suffix('.json')}, {plot_path} and {best_path}")
+    rank_zero_info(f"Best one-shot validation accuracy {ranked[0].oneshot_val_accuracy:.4f}: {best_arch.to_dict()}")
+    _log_ranking(context, ranked, best_path, plot_path)
 
 
 @rank_zero_only
-def _save_architecture(arch: Architecture, path: Path) -> None:
-    arch.save(path)
+def _save_outputs(best: Architecture, best_path: Path, ranked: list[RankingEntry], plot_path: Path) -> None:
+    best.save(best_path)
+    plot_ranking(ranked, plot_path)
 
 
-def _log_ranking(context: RunContext, ranked: list[RankingEntry], best_path: Path) -> None:
+def _log_ranking(context: RunContext, ranked: list[RankingEntry], best_path: Path, plot_path: Path) -> None:
     logger = build_logger(context.cfg, "evaluate")
     logger.log_metrics({"eval/best_oneshot_acc": ranked[0].oneshot_val_accuracy, "eval/num_scored": len(ranked)})
-    if hasattr(logger, "log_table"):
-        columns = ["rank", "hash", "architecture", "oneshot_val_accuracy", "params"]
-        rows = [[entry.rank, entry.hash, entry.architecture, entry.oneshot_val_accuracy, entry.params] for entry in ranked]
+    if isinstance(logger, WandbLogger):
+        columns = ["rank", "hash", "architecture", "oneshot_val_accuracy", "params", "flops"]
+        rows = [[entry.rank, entry.hash, entry.architecture, entry.oneshot_val_accuracy, entry.params, entry.flops] for entry in ranked]
         logger.log_table(key="ranking", columns=columns, data=rows)
-    _log_artifact(logger, best_path)
+        logger.log_image(key="ranking_plot", images=[str(plot_path)])
+        _log_artifact(logger, best_path)
     finish_logger(logger)
 
 
 @rank_zero_only
-def _log_artifact(logger, best_path: Path) -> None:
-    if not hasattr(logger.experiment, "log_artifact"):
-        return
+def _log_artifact(logger: WandbLogger, best_path: Path) -> None:
     import wandb
 
     artifact = wandb.Artifact("best_architecture", type="architecture")
