@@ -1,49 +1,80 @@
-"""The retrain stage: train the chosen architecture from scratch as a standalone network and test it."""
+"""The retrain stage: train the best-ranked architectures from scratch as standalone networks and test one.
+
+With ``retrain.top_k`` greater than 1, each of the k best architectures of the ranking is retrained, the
+final one is the best by retrained validation accuracy, and only that one is tested.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hydra.utils import instantiate
 from pytorch_lightning.utilities import rank_zero_info
+from tqdm.auto import tqdm
 
+from lightning_oneshot.distributed import rank_and_world_size
 from lightning_oneshot.evaluation.ranking import count_parameters
 from lightning_oneshot.loggers import build_logger, finish_logger
 from lightning_oneshot.modules import StandaloneModule
+from lightning_oneshot.spaces.architecture import Architecture
 
 if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
     from lightning_oneshot.pipeline import RunContext
 
 log = logging.getLogger(__name__)
 
 
-def run_retrain(context: RunContext) -> None:
-    """Retrain ``context.architecture`` for ``retrain.max_epochs``; record val and test accuracy in the summary."""
-    cfg, arch = context.cfg, context.architecture
-    retrain = cfg.retrain
+def _fit(context: RunContext, arch: Architecture) -> tuple[pl.Trainer, StandaloneModule, Any, dict]:
+    cfg, retrain = context.cfg, context.cfg.retrain
     network = context.space.build_standalone(arch)
     params = count_parameters(network)
     rank_zero_info(f"Retraining {arch.hash} from scratch: {params} parameters, {retrain.max_epochs} epochs.")
 
     scheduler = instantiate(retrain.scheduler) if retrain.get("scheduler") else None
     module = StandaloneModule(network, context.datamodule.num_classes, instantiate(retrain.optimizer), scheduler)
-    logger = build_logger(cfg, "retrain")
+    logger = build_logger(cfg, "retrain" if len(context.candidates) == 1 else f"retrain-{arch.hash}")
     trainer = instantiate(cfg.trainer, max_epochs=retrain.max_epochs, enable_checkpointing=False, logger=logger)
     trainer.fit(module, datamodule=context.datamodule)
-    val_accuracy = float(trainer.callback_metrics["val/acc"])
-    test_accuracy = float(trainer.test(module, datamodule=context.datamodule, verbose=False)[0]["test/acc"])
+    result = {
+        "architecture": arch.to_dict(),
+        "hash": arch.hash,
+        "params": params,
+        "retrain_val_accuracy": float(trainer.callback_metrics["val/acc"]),
+    }
+    return trainer, module, logger, result
 
+
+def run_retrain(context: RunContext) -> None:
+    """Retrain ``context.candidates``, test the best by validation accuracy, and record the results in the summary."""
+    candidates = context.candidates or [context.architecture]
+    rank, _ = rank_and_world_size()
+    runs = []
+    for arch in tqdm(candidates, desc="Retraining", disable=rank != 0 or len(candidates) == 1):
+        runs.append(_fit(context, arch))
+        log.debug("Retrained %s: validation accuracy %.4f", arch.hash, runs[-1][3]["retrain_val_accuracy"])
+        if len(candidates) > 1:
+            finish_logger(runs[-1][2])
+
+    # Validation accuracy picks the final architecture; the test split is read once, for that one only.
+    best_index = max(range(len(runs)), key=lambda index: (runs[index][3]["retrain_val_accuracy"], -index))
+    trainer, module, logger, result = runs[best_index]
+    test_accuracy = float(trainer.test(module, datamodule=context.datamodule, verbose=False)[0]["test/acc"])
     path = context.output_dir / "retrained.ckpt"
     trainer.save_checkpoint(path)
-    finish_logger(logger)
+    if len(candidates) == 1:
+        finish_logger(logger)
     rank_zero_info(f"Wrote {path}")
+
     context.summary.update(
-        best_architecture=arch.to_dict(),
-        best_architecture_hash=arch.hash,
-        retrain_val_accuracy=val_accuracy,
+        best_architecture=result["architecture"],
+        best_architecture_hash=result["hash"],
+        retrain_val_accuracy=result["retrain_val_accuracy"],
         test_accuracy=test_accuracy,
         test_error=1.0 - test_accuracy,
-        params=params,
+        params=result["params"],
         retrained_ckpt=str(path),
+        retrained=[run[3] for run in runs],
     )
