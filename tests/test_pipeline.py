@@ -98,3 +98,35 @@ def test_resolved_config_is_saved(full_run):
     saved = yaml.safe_load((full_run / "config_resolved.yaml").read_text())
     assert saved["paths"]["output_dir"] == str(full_run)
     assert saved["evaluation"]["num_samples"] == 4
+
+
+@pytest.mark.parametrize("strategy", ["exhaustive", "evolution"])
+def test_search_strategy_runs_end_to_end(tmp_path, strategy):
+    result = run_train(
+        tmp_path, *TINY_OVERRIDES, f"evaluation={strategy}", "evaluation.num_samples=12",
+        "search_space.num_nodes=3", "search_space.ops=[none,skip_connect,conv_3x3]", "retrain.top_k=2",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    rows = list(csv.DictReader((tmp_path / "ranking.csv").open()))
+    assert summary["search_strategy"] == strategy
+    assert len(rows) == (27 if strategy == "exhaustive" else 12)
+    assert all(int(row["flops"]) > 0 for row in rows)
+    assert len(summary["retrained"]) == 2
+    assert summary["retrain_val_accuracy"] == max(run["retrain_val_accuracy"] for run in summary["retrained"])
+    assert (tmp_path / "ranking.png").stat().st_size > 0
+
+
+def test_parameter_limit_is_respected(tmp_path):
+    result = run_train(tmp_path, *TINY_OVERRIDES, "evaluation.num_samples=8", "evaluation.max_params=5000", "stage=all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader((tmp_path / "ranking.csv").open()))
+    assert len(rows) == 8
+    assert all(int(row["params"]) <= 5000 for row in rows)
+
+
+def test_exhaustive_on_a_large_space_stops_before_training(tmp_path):
+    result = run_train(tmp_path, *TINY_OVERRIDES, "evaluation=exhaustive", "evaluation.strategy.max_architectures=1000")
+    assert result.returncode == 2
+    assert "15,625 architectures, more than evaluation.strategy.max_architectures=1,000" in result.stderr + result.stdout
+    assert not (tmp_path / "supernet.ckpt").exists()
