@@ -62,10 +62,14 @@ def read_checkpoint(path: Path, space: SearchSpace, key: str) -> dict[str, Any]:
     return checkpoint
 
 
-def load_supernet_weights(supernet: Supernet, checkpoint: dict[str, Any]) -> None:
-    state = {
+def supernet_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The supernet's state dict inside a Lightning checkpoint of ``SupernetModule``."""
+    return {
         name[len(_SUPERNET_PREFIX):]: tensor
         for name, tensor in checkpoint["state_dict"].items()
         if name.startswith(_SUPERNET_PREFIX)
     }
-    supernet.load_state_dict(state)
+
+
+def load_supernet_weights(supernet: Supernet, checkpoint: dict[str, Any]) -> None:
+    supernet.load_state_dict(supernet_state(checkpoint))

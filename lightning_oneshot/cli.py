@@ -7,15 +7,14 @@ import sys
 
 from omegaconf import DictConfig
 
-from lightning_oneshot.errors import ConfigError
-from lightning_oneshot.modules import NonFiniteLossError, NonFiniteWeightsError
+from lightning_oneshot.errors import ConfigError, NumericalError
 from lightning_oneshot.pipeline import run
 
 log = logging.getLogger(__name__)
 
 # Exit status for bad input, reported before any work starts.
 EXIT_BAD_INPUT = 2
-# Exit status for a NaN or infinite loss or weights during training.
+# Exit status for a NaN or infinite training loss, supernet weights or set of evaluation scores.
 EXIT_NUMERICAL_FAULT = 3
 
 
@@ -26,7 +25,7 @@ def main_with_config(cfg: DictConfig) -> float | None:
     except ConfigError as error:
         log.error("%s", error)
         sys.exit(EXIT_BAD_INPUT)
-    except (NonFiniteLossError, NonFiniteWeightsError) as error:
+    except NumericalError as error:
         log.error("%s", error)
         sys.exit(EXIT_NUMERICAL_FAULT)
     return summary.get("test_error")

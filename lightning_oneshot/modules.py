@@ -12,17 +12,18 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from lightning_oneshot.errors import NumericalError
 from lightning_oneshot.supernet import Supernet
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(NumericalError):
     """Raised when the training loss is NaN or infinite."""
 
 
-class NonFiniteWeightsError(FloatingPointError):
+class NonFiniteWeightsError(NumericalError):
     """Raised instead of saving a checkpoint whose weights contain NaN or infinite values."""
 
 

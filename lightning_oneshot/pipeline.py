@@ -20,9 +20,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
-from lightning_oneshot.checkpoints import load_supernet_weights, read_checkpoint
+from lightning_oneshot.checkpoints import load_supernet_weights, read_checkpoint, supernet_state
 from lightning_oneshot.config_checks import check_config
 from lightning_oneshot.errors import ConfigError
+from lightning_oneshot.evaluation.resume import check_resumable_ranking, evaluation_identity
 from lightning_oneshot.evaluation.stage import run_evaluation
 from lightning_oneshot.retraining import run_retrain
 from lightning_oneshot.search import run_search
@@ -94,6 +95,8 @@ def prepare(cfg: DictConfig) -> RunContext:
         path = _existing_file(cfg, "evaluation.supernet_ckpt", output_dir / "supernet.ckpt")
         context.supernet_checkpoint = read_checkpoint(path, space, key="evaluation.supernet_ckpt")
         context.summary["supernet_ckpt"] = str(path)
+        identity = evaluation_identity(cfg, space, supernet_state(context.supernet_checkpoint))
+        check_resumable_ranking(output_dir, identity, cfg.evaluation.get("resume", True))
 
     if stages == ("retrain",):
         path = _existing_file(cfg, "retrain.architecture", output_dir / "best_architecture.yaml")

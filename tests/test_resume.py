@@ -9,15 +9,18 @@ from conftest import TINY_OVERRIDES, Preempted, compose_config, read_steps
 from lightning_oneshot.data.resumable import EpochSeededSampler, ResumableDataLoader
 from lightning_oneshot.pipeline import run
 
-# 17 training batches per epoch on the digits data, so step 10 is in the middle of the first epoch.
-STEPS_PER_EPOCH = 17
+# 9 training batches of 128 digits per epoch, so step 3 is in the middle of the first epoch.
+STEPS_PER_EPOCH = 9
 SEARCH_OVERRIDES = [
     *(item for item in TINY_OVERRIDES if not item.startswith("trainer.max_epochs")),
     "stage=search",
     "trainer.max_epochs=2",
     "trainer.accelerator=cpu",
     "trainer.deterministic=true",
-    "checkpoint.every_n_train_steps=5",
+    "checkpoint.every_n_train_steps=3",
+    "dataset.batch_size=128",
+    "search_space.num_stages=1",
+    "sampler.num_val_architectures=1",
 ]
 
 
@@ -45,7 +48,7 @@ def runs(tmp_path_factory):
 
     interrupted = tmp_path_factory.mktemp("interrupted")
     with pytest.raises(Preempted):
-        _search(interrupted, "steps.jsonl", "+callbacks.stop._target_=conftest.InterruptAtStep", "+callbacks.stop.step=12")
+        _search(interrupted, "steps.jsonl", "+callbacks.stop._target_=conftest.InterruptAtStep", "+callbacks.stop.step=5")
     saved_step = torch.load(interrupted / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
 
     with warnings.catch_warnings(record=True) as caught:
@@ -56,7 +59,7 @@ def runs(tmp_path_factory):
 
 def test_interruption_is_mid_epoch(runs):
     _, _, saved_step, _ = runs
-    assert saved_step == 10
+    assert saved_step == 3
     assert saved_step % STEPS_PER_EPOCH != 0
 
 

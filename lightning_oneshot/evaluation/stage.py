@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import torch
 from pytorch_lightning.utilities import rank_zero_info
 from tqdm.auto import tqdm
 
-from lightning_oneshot.evaluation.ranking import RankingWriter, standalone_parameters
+from lightning_oneshot.errors import NumericalError
+from lightning_oneshot.evaluation.ranking import OK, RankingWriter, standalone_parameters
+from lightning_oneshot.evaluation.resume import check_resumable_ranking, evaluation_identity, write_identity
 from lightning_oneshot.evaluation.scorer import Scorer
 from lightning_oneshot.evaluation.strategies import random_architectures
 from lightning_oneshot.loggers import build_logger, finish_logger
@@ -53,20 +56,37 @@ def run_evaluation(context: RunContext, supernet: Supernet) -> None:
     )
 
     ranking_path = context.output_dir / "ranking.csv"
-    writer = RankingWriter(ranking_path)
+    identity = evaluation_identity(cfg, space, supernet.state_dict())
+    resume = check_resumable_ranking(context.output_dir, identity, evaluation.get("resume", True))
+    write_identity(context.output_dir, identity)
+    writer = RankingWriter(ranking_path, resume=resume)
+    done = writer.scored
+    if done:
+        rank_zero_info(f"Resuming {ranking_path}: skipping {len(done)} architectures that are already scored.")
     total = min(space.size(), evaluation.num_samples)
     best = -1.0
     with tqdm(total=total, desc="Scoring architectures", dynamic_ncols=True) as progress:
         for arch in random_architectures(space, evaluation.num_samples, seed=cfg.seed):
+            progress.update()
+            if arch.hash in done:
+                continue
             accuracy = scorer.score(arch)
             writer.add(arch, accuracy, standalone_parameters(space, arch))
+            if not math.isfinite(accuracy):
+                log.warning("Architecture %s has non-finite outputs; recorded as failed in the ranking.", arch.hash)
+                continue
             best = max(best, accuracy)
             log.debug("Scored %s: one-shot validation accuracy %.4f", arch.hash, accuracy)
-            progress.update()
             progress.set_postfix(best=f"{best:.4f}")
     ranked = writer.finalize()
 
     top = ranked[0]
+    if top.status != OK:
+        raise NumericalError(
+            f"All {len(ranked)} architectures in {ranking_path} have NaN or infinite outputs, so none can be "
+            f"ranked. The supernet weights in the checkpoint are probably non-finite: retrain it with a lower "
+            f"optimizer.lr."
+        )
     best_arch = space.architecture(json.loads(top.architecture))
     best_path = context.output_dir / "best_architecture.yaml"
     best_arch.save(best_path)
