@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 
-from lightning_oneshot.spaces import NB201Space
+from lightning_oneshot.spaces import ArchitectureError, NB201Space
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "conf"
@@ -133,3 +133,22 @@ def assert_no_training(run_dir: Path) -> None:
     """Check that a run stopped before training: no checkpoint in the run folder."""
     assert not (run_dir / "checkpoints").exists()
     assert not (run_dir / "supernet.ckpt").exists()
+
+
+class ConnectedCellSpace(NB201Space):
+    """An NB201 space with one extra rule, as DARTS and fabric spaces have: the cell output must be reachable
+    from the cell input through operations other than ``none``."""
+
+    name = "nb201_connected"
+
+    def validate(self, arch):
+        super().validate(arch)
+        reached = {0}
+        for target in range(1, self.num_nodes):
+            for source in range(target):
+                if source in reached and arch.active_ops(f"edge_{source}_{target}") != ["none"]:
+                    reached.add(target)
+        if self.num_nodes - 1 not in reached:
+            raise ArchitectureError(
+                f"The cell output (node {self.num_nodes - 1}) is disconnected from the input: every path uses 'none'."
+            )
