@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -27,6 +28,9 @@ def main_with_config(cfg: DictConfig) -> float | None:
         sys.exit(EXIT_BAD_INPUT)
     except NumericalError as error:
         log.error("%s", error)
+        last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+        if last.is_file():
+            log.error("The last checkpoint with finite weights is %s.", last)
         sys.exit(EXIT_NUMERICAL_FAULT)
     return summary.get("test_error")
 
