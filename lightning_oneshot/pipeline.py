@@ -25,6 +25,7 @@ from lightning_oneshot.config_checks import check_config
 from lightning_oneshot.errors import ConfigError
 from lightning_oneshot.evaluation.resume import check_resumable_ranking, evaluation_identity
 from lightning_oneshot.evaluation.stage import run_evaluation
+from lightning_oneshot.logger_checks import check_wandb_online
 from lightning_oneshot.retraining import run_retrain
 from lightning_oneshot.search import run_search
 from lightning_oneshot.spaces.architecture import Architecture, ArchitectureError
@@ -76,6 +77,7 @@ def _existing_file(cfg: DictConfig, key: str, default: Path) -> Path:
 def prepare(cfg: DictConfig) -> RunContext:
     """Check the config, build the data module and search space, and load every input file, without training."""
     check_config(cfg)
+    check_wandb_online(cfg)
     stages = STAGE_ORDER[cfg.stage]
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
