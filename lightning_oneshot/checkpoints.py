@@ -63,7 +63,7 @@ def read_checkpoint(path: Path, space: SearchSpace, key: str) -> dict[str, Any]:
 
 
 def supernet_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The supernet's state dict inside a Lightning checkpoint of ``SupernetModule``."""
+    """Extract the supernet's state dict from a Lightning checkpoint of ``SupernetModule``."""
     return {
         name[len(_SUPERNET_PREFIX):]: tensor
         for name, tensor in checkpoint["state_dict"].items()

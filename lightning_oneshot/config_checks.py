@@ -66,6 +66,6 @@ def _check_dataset_root(cfg: DictConfig) -> None:
         return
     if not Path(str(root)).is_dir():
         raise ConfigError(
-            f"dataset.root: folder not found: {root}. Point dataset.root at the folder that holds the data"
+            f"dataset.root: folder not found: {root}. Point dataset.root at the folder that contains the data"
             f"{', or set dataset.download=true to fetch it' if 'download' in cfg.dataset else ''}."
         )

@@ -1,8 +1,10 @@
-"""Checks that an online W&B logger can start, run before any work so that a run never hangs in ``wandb.init``.
+"""Pre-flight checks for an online W&B logger, so that a run without network stops at once.
 
 Without network access ``wandb.init`` in online mode retries for minutes before it gives up. These checks
-look for an API key and open one TCP connection to the W&B server with a short timeout, and stop the run
-with a message that suggests offline mode when either fails.
+look for an API key and open one TCP connection to the W&B server with a 5 s timeout before any work, and
+stop the run with a message that suggests offline mode when either fails.
+
+NOTE: a server that accepts the connection but answers slowly can still delay ``wandb.init``.
 """
 
 from __future__ import annotations

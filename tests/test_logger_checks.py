@@ -29,10 +29,10 @@ def no_network(monkeypatch, tmp_path):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
 
-    def refuse(*args, **kwargs):
+    def reject_init(*args, **kwargs):
         raise AssertionError("wandb.init must not be called")
 
-    monkeypatch.setattr(wandb, "init", refuse)
+    monkeypatch.setattr(wandb, "init", reject_init)
 
 
 def test_unreachable_server_fails_fast(no_network, monkeypatch, tmp_path):

@@ -23,7 +23,7 @@ class DigitsDataModule(CalibrationMixin, ResumableTrainLoaderMixin, pl.Lightning
     Pixels are scaled to [0, 1] and standardised with the training split's mean and standard deviation.
     The search and evaluation stages use only the train and validation splits. Only the retrain stage's
     ``Trainer.test`` reads the test split. The training order of each epoch is seeded by ``seed`` and the
-    epoch, so that a run resumed in the middle of an epoch sees the same batches.
+    epoch, so that a run resumed in the middle of an epoch trains on the same batches.
     """
 
     num_classes = 10

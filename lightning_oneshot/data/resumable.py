@@ -85,7 +85,7 @@ class ResumableDataLoader(DataLoader):
                 f"{self.sampler.seed}; keeping {state_dict['seed']} so that the resumed epoch sees the same batches."
             )
             self.sampler.seed = int(state_dict["seed"])
-        # NOTE: an epoch-end checkpoint stores the finished epoch. Lightning resumes it at the next epoch, so
+        # An epoch-end checkpoint stores the finished epoch. Lightning resumes it at the next epoch, so
         # the skip applies only when the epoch that starts matches the stored one.
         self._resume = (int(state_dict["epoch"]), int(state_dict["batches_delivered"]))
 

@@ -52,7 +52,7 @@ class RankingWriter:
     While scoring runs, ``rank`` is empty and rows are in scoring order. ``finalize`` replaces the file
     atomically with the scored rows sorted by one-shot accuracy (best first, ties broken by hash) and ranks
     filled, followed by the failed rows. With ``resume=True`` the rows of an earlier, interrupted run are
-    kept (a half-written last row is dropped) and ``scored`` holds their hashes, so they are not scored again.
+    kept (a half-written last row is dropped) and ``scored`` contains their hashes, so they are not scored again.
     """
 
     def __init__(self, path: str | Path, resume: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""What a ranking was scored with, so that a resumed evaluation never mixes scores of different supernets.
+"""The identity of a ranking: what it was scored with, so that a resumed evaluation never mixes supernets.
 
 Next to ``ranking.csv`` the evaluation stage writes ``ranking_identity.json``: a SHA-256 digest of the
 supernet weights and every setting that changes a score (search space, seed, BatchNorm re-estimation,
