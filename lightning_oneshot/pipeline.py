@@ -74,6 +74,16 @@ def _existing_file(cfg: DictConfig, key: str, default: Path) -> Path:
     return path
 
 
+def _check_resumed_sampler(checkpoint: dict[str, Any], sampler: str) -> None:
+    # The sampling callback rejects the mismatch too, but only after the model and optimizer are built.
+    saved = (checkpoint.get("callbacks") or {}).get("ArchitectureSamplingCallback", {}).get("name")
+    if saved is not None and saved != sampler:
+        raise ConfigError(
+            f"ckpt_path: the checkpoint was trained with sampler {saved!r}, but sampler={sampler!r} is configured. "
+            f"Resume with sampler={saved}."
+        )
+
+
 def prepare(cfg: DictConfig) -> RunContext:
     """Check the config, build the data module and search space, and load every input file, without training."""
     check_config(cfg)
@@ -91,7 +101,8 @@ def prepare(cfg: DictConfig) -> RunContext:
         context.sampler = _instantiate(cfg.sampler, "sampler", space=space)
         if cfg.get("ckpt_path"):
             _existing_file(cfg, "ckpt_path", Path(cfg.ckpt_path))
-            read_checkpoint(Path(cfg.ckpt_path), space, key="ckpt_path")
+            checkpoint = read_checkpoint(Path(cfg.ckpt_path), space, key="ckpt_path")
+            _check_resumed_sampler(checkpoint, context.sampler.name)
 
     if stages == ("evaluate",):
         path = _existing_file(cfg, "evaluation.supernet_ckpt", output_dir / "supernet.ckpt")

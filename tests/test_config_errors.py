@@ -209,3 +209,13 @@ def test_missing_dataset_root_is_named(tmp_path):
     with pytest.raises(ConfigError, match=f"dataset.root: folder not found: {re.escape(str(missing))}"):
         prepare(compose_config(tmp_path, [f"+dataset.root={missing}"]))
     assert_no_training(tmp_path)
+
+
+def test_resume_with_other_sampler_is_rejected(tmp_path):
+    context = prepare(compose_config(tmp_path, []))
+    path = tmp_path / "droppath.ckpt"
+    callbacks = {"ArchitectureSamplingCallback": {"name": "droppath", "seed": 0, "last_step": 3}}
+    torch.save({"state_dict": {}, "search_space": context.space.describe(), "callbacks": callbacks}, path)
+    with pytest.raises(ConfigError, match="sampler 'droppath', but sampler='uniform' is configured"):
+        prepare(compose_config(tmp_path, ["stage=search", f"ckpt_path={path}"]))
+    assert_no_training(tmp_path)
