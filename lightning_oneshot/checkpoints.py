@@ -1,13 +1,15 @@
-"""Reading supernet checkpoints with checks that the file matches the configured search space."""
+"""Writing checkpoints atomically, and reading supernet checkpoints with checks that they match the search space."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from lightning_oneshot.errors import ConfigError
 from lightning_oneshot.spaces.base import SearchSpace
@@ -15,6 +17,20 @@ from lightning_oneshot.supernet import Supernet
 
 # Lightning stores the LightningModule's state under "state_dict"; SupernetModule keeps the supernet as `network`.
 _SUPERNET_PREFIX = "network."
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file and renames it into place.
+
+    A job killed while saving then leaves the previous ``last.ckpt`` intact instead of a truncated file,
+    because ``os.replace`` within one folder is atomic on POSIX file systems.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None) -> None:
+        path = Path(path)
+        temporary = path.with_name(f"{path.name}.tmp")
+        super().save_checkpoint(checkpoint, temporary, storage_options)
+        os.replace(temporary, path)
 
 
 def read_checkpoint(path: Path, space: SearchSpace, key: str) -> dict[str, Any]:
@@ -46,10 +62,14 @@ def read_checkpoint(path: Path, space: SearchSpace, key: str) -> dict[str, Any]:
     return checkpoint
 
 
-def load_supernet_weights(supernet: Supernet, checkpoint: dict[str, Any]) -> None:
-    state = {
+def supernet_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Extract the supernet's state dict from a Lightning checkpoint of ``SupernetModule``."""
+    return {
         name[len(_SUPERNET_PREFIX):]: tensor
         for name, tensor in checkpoint["state_dict"].items()
         if name.startswith(_SUPERNET_PREFIX)
     }
-    supernet.load_state_dict(state)
+
+
+def load_supernet_weights(supernet: Supernet, checkpoint: dict[str, Any]) -> None:
+    supernet.load_state_dict(supernet_state(checkpoint))

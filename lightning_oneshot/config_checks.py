@@ -6,6 +6,8 @@ and choices, with messages that name the key, the bad value and what is allowed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_oneshot.errors import ConfigError
@@ -21,6 +23,11 @@ def _require_int(cfg: DictConfig, key: str, minimum: int) -> None:
     value = _value(cfg, key)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{key} must be an integer >= {minimum}, got {value!r}.")
+
+
+def _require_optional_int(cfg: DictConfig, key: str, minimum: int) -> None:
+    if _value(cfg, key) is not None:
+        _require_int(cfg, key, minimum)
 
 
 def _require_fraction(cfg: DictConfig, key: str) -> None:
@@ -44,11 +51,24 @@ def check_config(cfg: DictConfig) -> None:
     _require_int(cfg, "evaluation.batch_size", 1)
     _require_int(cfg, "retrain.max_epochs", 1)
     _require_int(cfg, "retrain.top_k", 1)
-    for key in ("evaluation.max_params", "evaluation.max_flops"):
-        if _value(cfg, key) is not None:
-            _require_int(cfg, key, 1)
+    _require_optional_int(cfg, "evaluation.max_params", 1)
+    _require_optional_int(cfg, "evaluation.max_flops", 1)
+    _require_optional_int(cfg, "checkpoint.every_n_train_steps", 1)
     _require_fraction(cfg, "sampler.drop_prob")
+    _check_dataset_root(cfg)
 
     lr = _value(cfg, "optimizer.lr")
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
         raise ConfigError(f"optimizer.lr must be a positive number, got {lr!r}.")
+
+
+def _check_dataset_root(cfg: DictConfig) -> None:
+    """Stop on a dataset folder that does not exist, unless the data module is asked to download into it."""
+    root = _value(cfg, "dataset.root")
+    if root is None or _value(cfg, "dataset.download") is True:
+        return
+    if not Path(str(root)).is_dir():
+        raise ConfigError(
+            f"dataset.root: folder not found: {root}. Point dataset.root at the folder that contains the data"
+            f"{', or set dataset.download=true to fetch it' if 'download' in cfg.dataset else ''}."
+        )

@@ -13,14 +13,19 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from lightning_oneshot.errors import NumericalError
 from lightning_oneshot.supernet import Supernet
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(NumericalError):
     """Raised when the training loss is NaN or infinite."""
+
+
+class NonFiniteWeightsError(NumericalError):
+    """Raised instead of saving a checkpoint whose weights contain NaN or infinite values."""
 
 
 class ClassifierModule(pl.LightningModule):
@@ -128,6 +133,18 @@ class SupernetModule(ClassifierModule):
         self.log("val/acc", torch.stack(accuracies).mean(), prog_bar=True, sync_dist=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lightning calls this hook before it writes the file, so raising here keeps the last good checkpoint.
+        bad = [
+            name
+            for name, tensor in checkpoint["state_dict"].items()
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all()
+        ]
+        if bad:
+            raise NonFiniteWeightsError(
+                f"Supernet weights are NaN or infinite after global step {self.global_step} (first of "
+                f"{len(bad)} tensors: {bad[0]}), so no checkpoint was saved and the last saved one is kept. "
+                f"Lower the learning rate (optimizer.lr) or check the data."
+            )
         checkpoint["search_space"] = self.space_description
         if isinstance(self.logger, WandbLogger):
             # Lets a resumed search stage continue the same W&B run instead of starting a new one.

@@ -20,12 +20,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
-from lightning_oneshot.checkpoints import load_supernet_weights, read_checkpoint
+from lightning_oneshot.checkpoints import load_supernet_weights, read_checkpoint, supernet_state
 from lightning_oneshot.config_checks import check_config
 from lightning_oneshot.distributed import check_strategy, launch_without_trainer
 from lightning_oneshot.errors import ConfigError
+from lightning_oneshot.evaluation.resume import check_resumable_ranking, evaluation_identity
 from lightning_oneshot.evaluation.stage import run_evaluation
 from lightning_oneshot.evaluation.strategies import ExhaustiveSearch, SearchError, check_exhaustive_size
+from lightning_oneshot.logger_checks import check_wandb_online
 from lightning_oneshot.retraining import run_retrain
 from lightning_oneshot.search import run_search
 from lightning_oneshot.spaces.architecture import Architecture, ArchitectureError
@@ -76,10 +78,21 @@ def _existing_file(cfg: DictConfig, key: str, default: Path) -> Path:
     return path
 
 
+def _check_resumed_sampler(checkpoint: dict[str, Any], sampler: str) -> None:
+    # The sampling callback rejects the mismatch too, but only after the model and optimizer are built.
+    saved = (checkpoint.get("callbacks") or {}).get("ArchitectureSamplingCallback", {}).get("name")
+    if saved is not None and saved != sampler:
+        raise ConfigError(
+            f"ckpt_path: the checkpoint was trained with sampler {saved!r}, but sampler={sampler!r} is configured. "
+            f"Resume with sampler={saved}."
+        )
+
+
 def prepare(cfg: DictConfig) -> RunContext:
     """Check the config, build the data module and search space, and load every input file, without training."""
     check_config(cfg)
     check_strategy(cfg.trainer)
+    check_wandb_online(cfg)
     stages = STAGE_ORDER[cfg.stage]
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +106,8 @@ def prepare(cfg: DictConfig) -> RunContext:
         context.sampler = _instantiate(cfg.sampler, "sampler", space=space)
         if cfg.get("ckpt_path"):
             _existing_file(cfg, "ckpt_path", Path(cfg.ckpt_path))
-            read_checkpoint(Path(cfg.ckpt_path), space, key="ckpt_path")
+            checkpoint = read_checkpoint(Path(cfg.ckpt_path), space, key="ckpt_path")
+            _check_resumed_sampler(checkpoint, context.sampler.name)
 
     if "evaluate" in stages:
         context.strategy = _instantiate(cfg.evaluation.strategy, "evaluation.strategy")
@@ -107,6 +121,8 @@ def prepare(cfg: DictConfig) -> RunContext:
         path = _existing_file(cfg, "evaluation.supernet_ckpt", output_dir / "supernet.ckpt")
         context.supernet_checkpoint = read_checkpoint(path, space, key="evaluation.supernet_ckpt")
         context.summary["supernet_ckpt"] = str(path)
+        identity = evaluation_identity(cfg, space, supernet_state(context.supernet_checkpoint))
+        check_resumable_ranking(output_dir, identity, cfg.evaluation.get("resume", True))
 
     if stages == ("retrain",):
         path = _existing_file(cfg, "retrain.architecture", output_dir / "best_architecture.yaml")

@@ -12,6 +12,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from lightning_oneshot.callbacks import ArchitectureSamplingCallback
 from lightning_oneshot.distributed import search_strategy
+from lightning_oneshot.checkpoints import AtomicCheckpointIO
 from lightning_oneshot.loggers import build_logger, finish_logger
 from lightning_oneshot.modules import SupernetModule
 from lightning_oneshot.supernet import Supernet
@@ -50,12 +51,19 @@ def run_search(context: RunContext) -> Supernet:
     labels = [label for label, _ in module.validation_masks]
     rank_zero_info(f"Validating the supernet on {len(labels)} fixed mask(s): {', '.join(labels)}.")
 
-    checkpoints = ModelCheckpoint(dirpath=context.output_dir / "checkpoints", save_last=True, save_top_k=0)
+    checkpoints = ModelCheckpoint(
+        dirpath=context.output_dir / "checkpoints",
+        save_last=True,
+        save_top_k=0,
+        every_n_train_steps=cfg.checkpoint.every_n_train_steps,
+    )
+    extra_callbacks = [instantiate(node) for node in (cfg.get("callbacks") or {}).values()]
     logger = build_logger(cfg, "search", run_id=_resumed_wandb_run_id(cfg.get("ckpt_path")))
     trainer = instantiate(
         cfg.trainer,
         strategy=search_strategy(cfg.trainer),
-        callbacks=[ArchitectureSamplingCallback(context.sampler), checkpoints],
+        callbacks=[ArchitectureSamplingCallback(context.sampler), *extra_callbacks, checkpoints],
+        plugins=[AtomicCheckpointIO()],
         logger=logger,
     )
     trainer.fit(module, datamodule=context.datamodule, ckpt_path=cfg.get("ckpt_path") or None)

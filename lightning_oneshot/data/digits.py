@@ -12,16 +12,18 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_oneshot.data.base import CalibrationMixin, evaluation_sampler
+from lightning_oneshot.data.resumable import ResumableTrainLoaderMixin
 
 log = logging.getLogger(__name__)
 
 
-class DigitsDataModule(CalibrationMixin, pl.LightningDataModule):
+class DigitsDataModule(CalibrationMixin, ResumableTrainLoaderMixin, pl.LightningDataModule):
     """Fixed, seeded and stratified train / validation / test splits of the digits data.
 
     Pixels are scaled to [0, 1] and standardised with the training split's mean and standard deviation.
     The search and evaluation stages use only the train and validation splits. Only the retrain stage's
-    ``Trainer.test`` reads the test split.
+    ``Trainer.test`` reads the test split. The training order of each epoch is seeded by ``seed`` and the
+    epoch, so that a run resumed in the middle of an epoch trains on the same batches.
     """
 
     num_classes = 10
@@ -35,6 +37,7 @@ class DigitsDataModule(CalibrationMixin, pl.LightningDataModule):
         test_fraction: float = 0.2,
         split_seed: int = 0,
         num_workers: int = 0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -51,6 +54,7 @@ class DigitsDataModule(CalibrationMixin, pl.LightningDataModule):
         self.test_fraction = test_fraction
         self.split_seed = split_seed
         self.num_workers = num_workers
+        self.seed = seed
         self.splits: dict[str, TensorDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -89,7 +93,7 @@ class DigitsDataModule(CalibrationMixin, pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self.build_train_loader(self.splits["train"], self.batch_size, self.seed, self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

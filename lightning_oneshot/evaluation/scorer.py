@@ -42,16 +42,25 @@ class Scorer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def score(self, arch: Architecture) -> float:
-        """Return the validation accuracy of ``arch`` with the shared weights, in [0, 1]."""
+        """Return the validation accuracy of ``arch`` with the shared weights, in [0, 1].
+
+        Returns NaN when any output is NaN or infinite, because an argmax over such logits would still
+        produce a plausible-looking accuracy.
+        """
         self.supernet.set_mask(arch)
         with preserved_batchnorm_state(self.supernet), self._autocast():
             if self.calibration_batches:
                 reestimate_batchnorm(self.supernet, self.calibration_batches, self.device)
             self.supernet.eval()
             correct = torch.zeros((), dtype=torch.long, device=self.device)
+            finite = torch.ones((), dtype=torch.bool, device=self.device)
             total = 0
             with torch.inference_mode():
                 for x, y in self.validation_batches:
-                    correct += (self.supernet(x).argmax(dim=1) == y).sum()
+                    logits = self.supernet(x)
+                    finite &= torch.isfinite(logits).all()
+                    correct += (logits.argmax(dim=1) == y).sum()
                     total += len(y)
+        if not finite.item():
+            return float("nan")
         return correct.item() / max(1, total)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,9 +20,11 @@ from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 from tqdm.auto import tqdm
 
 from lightning_oneshot.distributed import broadcast_object, device_for_rank, gather_objects, rank_and_world_size
+from lightning_oneshot.errors import NumericalError
 from lightning_oneshot.evaluation.cost import Constraints, Cost, CostModel
-from lightning_oneshot.evaluation.ranking import RankingEntry, RankingWriter
+from lightning_oneshot.evaluation.ranking import OK, RankingEntry, RankingWriter
 from lightning_oneshot.evaluation.report import plot_ranking
+from lightning_oneshot.evaluation.resume import check_resumable_ranking, evaluation_identity, write_identity
 from lightning_oneshot.evaluation.scorer import Scorer
 from lightning_oneshot.loggers import build_logger, finish_logger
 from lightning_oneshot.spaces.architecture import Architecture
@@ -77,8 +80,10 @@ class ArchitectureScorer:
         self.scores[arch.hash] = accuracy
         if self.writer is not None:
             self.writer.add(arch, accuracy, cost.params, cost.flops)
-        if accuracy == accuracy:
+        if math.isfinite(accuracy):
             self.best = max(self.best, accuracy)
+        else:
+            log.warning("Architecture %s has non-finite outputs; recorded as failed in the ranking.", arch.hash)
         log.debug("Scored %s: one-shot validation accuracy %.4f, %d parameters, %d FLOPs", arch.hash, accuracy, cost.params, cost.flops)
         self.progress.update()
         self.progress.set_postfix(best=f"{self.best:.4f}")
@@ -109,15 +114,33 @@ def run_evaluation(context: RunContext, supernet: Supernet) -> None:
     )
 
     ranking_path = context.output_dir / "ranking.csv"
-    writer = RankingWriter(ranking_path) if rank == 0 else None
+    # Every rank checks the identity, so that a mismatch stops all of them; only rank zero writes.
+    identity = evaluation_identity(cfg, space, supernet.state_dict())
+    resume = check_resumable_ranking(context.output_dir, identity, evaluation.get("resume", True))
+    writer = None
+    if rank == 0:
+        write_identity(context.output_dir, identity)
+        writer = RankingWriter(ranking_path, resume=resume)
+    earlier = broadcast_object({entry.hash: entry.oneshot_val_accuracy for entry in writer.entries} if writer else None)
+    if earlier:
+        rank_zero_info(f"Resuming {ranking_path}: {len(earlier)} architectures are already scored and are not scored again.")
+
     with tqdm(desc="Scoring architectures", dynamic_ncols=True, disable=rank != 0) as progress:
-        strategy.run(space, ArchitectureScorer(scorer, constraints.cost_model, writer, progress), constraints, evaluation.num_samples, cfg.seed)
+        scorer_fn = ArchitectureScorer(scorer, constraints.cost_model, writer, progress)
+        scorer_fn.scores.update(earlier)
+        strategy.run(space, scorer_fn, constraints, evaluation.num_samples, cfg.seed)
     ranked = broadcast_object(writer.finalize() if writer is not None else None)
     if not ranked:
         raise RuntimeError(f"No architecture was scored: no architecture of the space satisfies {constraints.describe()}.")
+    if ranked[0].status != OK:
+        raise NumericalError(
+            f"All {len(ranked)} architectures in {ranking_path} have NaN or infinite outputs, so none can be "
+            f"ranked. The supernet weights in the checkpoint are probably non-finite: retrain it with a lower "
+            f"optimizer.lr."
+        )
 
     top_k = int(OmegaConf.select(cfg, "retrain.top_k", default=1))
-    context.candidates = [space.architecture(json.loads(entry.architecture)) for entry in ranked[:top_k]]
+    context.candidates = [space.architecture(json.loads(entry.architecture)) for entry in ranked[:top_k] if entry.status == OK]
     best_arch = context.candidates[0]
     context.architecture = best_arch
     best_path = context.output_dir / "best_architecture.yaml"

@@ -39,13 +39,19 @@ class Architecture:
     def __init__(self, edges: Sequence[str], ops: Sequence[str], matrix: np.ndarray | torch.Tensor) -> None:
         self.edges = tuple(edges)
         self.ops = tuple(ops)
-        array = matrix.detach().cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
+        try:
+            array = matrix.detach().cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
+        except ValueError as error:
+            raise ArchitectureError(f"Architecture matrix is not rectangular: {error}") from error
         expected = (len(self.edges), len(self.ops))
         if array.shape != expected:
             raise ArchitectureError(
-                f"Architecture matrix has shape {tuple(array.shape)}, expected {expected} "
-                f"(one row per edge, one column per operation)."
+                f"Architecture matrix has shape {tuple(array.shape)}, expected {expected}: one row per edge "
+                f"({_format_names(self.edges)}) and one column per operation ({_format_names(self.ops)})."
             )
+        if array.dtype.kind not in "biuf":
+            sample = [value for value in np.unique(array.astype(str)) if value not in ("0", "1")][:5]
+            raise ArchitectureError(f"Architecture matrix must be binary (0 or 1), found values {sample}.")
         if array.dtype != np.bool_:
             if not np.isin(array, (0, 1)).all():
                 bad = sorted({float(value) for value in np.unique(array) if value not in (0, 1)})
@@ -130,8 +136,8 @@ class Architecture:
         return f"Architecture({self.to_dict()})"
 
 
-def load_architecture_file(path: str | Path) -> dict:
-    """Read an architecture file (YAML or JSON) into its readable form, with errors that name the file."""
+def load_architecture_file(path: str | Path) -> dict | list:
+    """Read an architecture file (YAML or JSON): the readable mapping, or the matrix as a list of rows."""
     path = Path(path)
     if not path.is_file():
         raise ArchitectureError(f"Architecture file not found: {path}")
@@ -139,8 +145,9 @@ def load_architecture_file(path: str | Path) -> dict:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ArchitectureError(f"Architecture file {path} is not valid YAML or JSON: {error}") from error
-    if not isinstance(data, dict):
+    if not isinstance(data, (dict, list)):
         raise ArchitectureError(
-            f"Architecture file {path} must contain a mapping from edge to operation, got {type(data).__name__}."
+            f"Architecture file {path} must contain a mapping from edge to operation or a 0/1 matrix with one "
+            f"row per edge, got {type(data).__name__}."
         )
     return data

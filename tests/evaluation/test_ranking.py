@@ -1,9 +1,14 @@
 import csv
 import json
+import math
 
 import numpy as np
+import pytest
+import torch
 
+from lightning_oneshot.errors import ConfigError
 from lightning_oneshot.evaluation.ranking import RankingWriter, read_ranking, standalone_parameters
+from lightning_oneshot.evaluation.scorer import Scorer
 from lightning_oneshot.evaluation.strategies import random_architectures
 
 
@@ -58,3 +63,46 @@ def test_standalone_parameters_match_built_network(tiny_space):
     arch = tiny_space.sample(np.random.default_rng(2))
     network = tiny_space.build_standalone(arch)
     assert standalone_parameters(tiny_space, arch) == sum(p.numel() for p in network.parameters())
+
+
+def test_nan_score_is_recorded_as_failed(tiny_space, tmp_path):
+    path = tmp_path / "ranking.csv"
+    writer = RankingWriter(path)
+    rng = np.random.default_rng(0)
+    for accuracy in (0.2, float("nan"), 0.5):
+        writer.add(tiny_space.sample(rng), accuracy, 10)
+    writer.finalize()
+    entries = read_ranking(path)
+    assert [entry.status for entry in entries] == ["ok", "ok", "failed"]
+    assert [entry.rank for entry in entries] == [1, 2, None]
+    assert [entry.oneshot_val_accuracy for entry in entries[:2]] == [0.5, 0.2]
+
+
+def test_resume_drops_half_written_row(tiny_space, tmp_path):
+    path = tmp_path / "ranking.csv"
+    writer = RankingWriter(path)
+    first = tiny_space.sample(np.random.default_rng(0))
+    writer.add(first, 0.5, 10)
+    with path.open("a") as handle:
+        handle.write(',abc,"{""edge_0_1')
+    resumed = RankingWriter(path, resume=True)
+    assert resumed.scored == {first.hash}
+    second = tiny_space.sample(np.random.default_rng(1))
+    resumed.add(second, 0.7, 10)
+    assert [entry.hash for entry in read_ranking(path)] == [first.hash, second.hash]
+
+
+def test_resume_rejects_malformed_middle_row(tiny_space, tmp_path):
+    path = tmp_path / "ranking.csv"
+    path.write_text("rank,hash,architecture,oneshot_val_accuracy,params,status\n,abc,{},not-a-number,1,ok\n")
+    with pytest.raises(ConfigError, match="line 2 is not a valid ranking row"):
+        RankingWriter(path, resume=True)
+
+
+def test_scorer_returns_nan_for_non_finite_outputs(tiny_space, images):
+    supernet = tiny_space.build_supernet()
+    with torch.no_grad():
+        next(supernet.parameters()).fill_(float("nan"))
+    labels = torch.zeros(len(images), dtype=torch.long)
+    scorer = Scorer(supernet, [(images, labels)], [(images, labels)])
+    assert math.isnan(scorer.score(tiny_space.sample(np.random.default_rng(0))))
