@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import torch
 from torch.utils.data import Dataset
 
@@ -38,3 +40,11 @@ class CalibrationMixin:
         val = self.splits["val"]
         indices = list(range(len(val)))
         return [_stack(val, indices[start : start + batch_size]) for start in range(0, len(indices), batch_size)]
+
+
+@runtime_checkable
+class RetrainSplits(Protocol):
+    """A data module whose retrain stage uses other splits than the search and evaluation stages."""
+
+    def use_retrain_splits(self) -> bool:
+        """Switch to the retrain stage's splits; return whether they still include a validation split."""
