@@ -14,10 +14,12 @@ from lightning_oneshot.pipeline import prepare
         ("dataset.batch_size=0", "dataset.batch_size must be an integer >= 1, got 0"),
         ("trainer.max_epochs=abc", "trainer.max_epochs must be an integer >= 1, got 'abc'"),
         ("stage=everything", "stage must be one of all, search, evaluate, retrain; got 'everything'"),
+        ("channels_last=maybe", "channels_last must be true or false, got 'maybe'"),
+        ("dataset=cifar10 dataset.val_fraction=1.5", "dataset: dataset.val_fraction must be a number in (0, 1), got 1.5"),
     ],
 )
 def test_config_values_are_checked(tmp_path, override, expected):
-    cfg = compose_config(tmp_path, [override])
+    cfg = compose_config(tmp_path, override.split())
     with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         prepare(cfg)
 
