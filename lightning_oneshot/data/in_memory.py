@@ -173,8 +173,7 @@ class InMemoryImageDataModule(pl.LightningDataModule):
     def _loader(self, source: str, split: str, train: bool) -> DataLoader:
         model_device = self._model_device()
         device = model_device if model_device.type == "cuda" and self.keep_on_gpu else torch.device("cpu")
-        # NOTE: the test suite runs on CPU only, so this CUDA-resident path is exercised only by
-        # benchmarks/data_throughput.py on a GPU machine.
+        # NOTE: the tests run on CPU only, so the CUDA-resident storage below is not covered by them.
         if self.images[source].device != device:
             # Each process moves the images once, so every DDP rank keeps its own copy on its own GPU.
             self.images = {name: images.to(device) for name, images in self.images.items()}
