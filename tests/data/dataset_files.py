@@ -24,7 +24,7 @@ def _write_pickle(path: Path, content: dict) -> None:
 
 
 def write_cifar10(root: Path, train: int, test: int, seed: int = 0) -> None:
-    """Five training batches and one test batch of the 'python' version, split like the real files."""
+    """Write five training batches and one test batch of the 'python' version, split like the real files."""
     rng = np.random.default_rng(seed)
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
@@ -37,7 +37,7 @@ def write_cifar10(root: Path, train: int, test: int, seed: int = 0) -> None:
 
 
 def write_cifar100(root: Path, train: int, test: int, seed: int = 0) -> None:
-    """The 'train', 'test' and 'meta' files of the 'python' version, with fine and coarse labels."""
+    """Write the 'train', 'test' and 'meta' files of the 'python' version, with fine and coarse labels."""
     rng = np.random.default_rng(seed)
     folder = root / "cifar-100-python"
     folder.mkdir(parents=True)
@@ -59,7 +59,7 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
 
 
 def write_mnist(root: Path, train: int, test: int, seed: int = 0, folder_name: str = "MNIST") -> None:
-    """The four extracted idx files under ``<root>/<folder_name>/raw``."""
+    """Write the four extracted idx files under ``<root>/<folder_name>/raw``."""
     rng = np.random.default_rng(seed)
     folder = root / folder_name / "raw"
     folder.mkdir(parents=True)
@@ -69,12 +69,12 @@ def write_mnist(root: Path, train: int, test: int, seed: int = 0, folder_name: s
 
 
 def write_fashion_mnist(root: Path, train: int, test: int, seed: int = 0) -> None:
-    """Fashion-MNIST uses MNIST's file names under ``<root>/FashionMNIST/raw``."""
+    """Write Fashion-MNIST, which uses MNIST's file names under ``<root>/FashionMNIST/raw``."""
     write_mnist(root, train, test, seed, folder_name="FashionMNIST")
 
 
 def write_svhn(root: Path, train: int, test: int, seed: int = 0) -> None:
-    """``train_32x32.mat`` and ``test_32x32.mat``: X is (32, 32, 3, N) and y holds labels 1 to 10 (10 is the digit 0)."""
+    """Write ``train_32x32.mat`` and ``test_32x32.mat``: X is (32, 32, 3, N), y contains labels 1 to 10 (10 is the digit 0)."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     for name, count in (("train", train), ("test", test)):

@@ -24,7 +24,7 @@ TRAIN_IMAGES, TEST_IMAGES = 40, 12
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    # The five layouts do not collide, so one folder holds every dataset, as a shared data folder would.
+    # The five layouts do not collide, so one folder contains every dataset, like a shared data folder.
     root = tmp_path_factory.mktemp("datasets")
     for writer in WRITERS.values():
         writer(root, TRAIN_IMAGES, TEST_IMAGES)
@@ -178,3 +178,16 @@ def test_val_fraction_leaving_empty_split_is_rejected(data_root):
     datamodule = MODULES["mnist"](root=str(data_root), val_fraction=0.01)
     with pytest.raises(ValueError, match="leaves an empty split of the 40 training images"):
         datamodule.setup("fit")
+
+
+def test_download_goes_through_torchvision(tmp_path):
+    datamodule = MNISTDataModule(root=str(tmp_path), download=True)
+    calls = []
+
+    def record(root, train, download):
+        calls.append((root, train, download))
+
+    # A stand-in for the torchvision class, so that no request leaves this machine.
+    datamodule.dataset_class = record
+    datamodule.prepare_data()
+    assert calls == [(str(tmp_path.resolve()), True, True), (str(tmp_path.resolve()), False, True)]
