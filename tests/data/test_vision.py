@@ -1,6 +1,7 @@
 """The torchvision-backed data modules, on tiny files written in each dataset's real on-disk format."""
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from dataset_files import WRITERS
@@ -86,6 +87,52 @@ def test_training_batches_differ_per_sample_and_call(data_root):
     second, _ = datamodule.transform_batch(repeated, training=True)
     assert len({sample.numpy().tobytes() for sample in first}) > 1
     assert not torch.equal(first, second)
+
+
+class _RecordingModule(pl.LightningModule):
+    """A linear classifier that keeps the first training and validation batch it receives."""
+
+    def __init__(self, num_inputs: int) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(num_inputs, 10)
+        self.batches = {}
+
+    def training_step(self, batch, batch_idx):
+        self.batches.setdefault("train", batch)
+        return torch.nn.functional.cross_entropy(self.linear(batch[0].flatten(1)), batch[1])
+
+    def validation_step(self, batch, batch_idx):
+        self.batches.setdefault("val", batch)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_trainer_augments_only_training_batches(data_root):
+    datamodule = MODULES["cifar10"](
+        root=str(data_root), verify_checksums=False, batch_size=16, crop_padding=4, horizontal_flip=True
+    )
+    module = _RecordingModule(3 * 32 * 32)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        limit_train_batches=1,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, datamodule=datamodule)
+
+    raw_train = datamodule.images["train"][datamodule.indices["search_train"]]
+    unaugmented = {image.numpy().tobytes() for image in datamodule.transform_batch((raw_train, None), training=False)[0]}
+    train_images, _ = module.batches["train"]
+    assert train_images.dtype == torch.float32
+    assert any(image.numpy().tobytes() not in unaugmented for image in train_images)
+    val_images, _ = module.batches["val"]
+    expected_val = datamodule.transform_batch((datamodule.images["train"][datamodule.indices["val"][:16]], None), training=False)[0]
+    assert torch.equal(val_images, expected_val)
 
 
 @pytest.mark.parametrize("loader", ["val_dataloader", "test_dataloader"])
