@@ -56,6 +56,9 @@ def check_config(cfg: DictConfig) -> None:
     _require_optional_int(cfg, "checkpoint.every_n_train_steps", 1)
     _require_fraction(cfg, "sampler.drop_prob")
     _check_dataset_root(cfg)
+    channels_last = _value(cfg, "channels_last")
+    if channels_last is not None and not isinstance(channels_last, bool):
+        raise ConfigError(f"channels_last must be true or false, got {channels_last!r}.")
 
     lr = _value(cfg, "optimizer.lr")
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):

@@ -29,7 +29,11 @@ class NonFiniteWeightsError(NumericalError):
 
 
 class ClassifierModule(pl.LightningModule):
-    """Cross-entropy classification with per-stage accuracy and an optimizer and schedule from config."""
+    """Cross-entropy classification with per-stage accuracy and an optimizer and schedule from config.
+
+    With ``channels_last`` the network's weights and every input batch use ``torch.channels_last`` (NHWC).
+    On GPUs with mixed precision that layout often speeds up convolutions, so it is worth measuring.
+    """
 
     def __init__(
         self,
@@ -37,15 +41,19 @@ class ClassifierModule(pl.LightningModule):
         num_classes: int,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
-        self.network = network
+        self.channels_last = channels_last
+        self.network = network.to(memory_format=torch.channels_last) if channels_last else network
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.network(x)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -85,8 +93,9 @@ class SupernetModule(ClassifierModule):
         scheduler: SchedulerFactory | None = None,
         validation_masks: Sequence[tuple[str, np.ndarray]] = (),
         space_description: dict | None = None,
+        channels_last: bool = False,
     ) -> None:
-        super().__init__(supernet, num_classes, optimizer, scheduler)
+        super().__init__(supernet, num_classes, optimizer, scheduler, channels_last)
         self.validation_masks = list(validation_masks)
         self.space_description = space_description
         self.val_accs = nn.ModuleList(MulticlassAccuracy(num_classes, average="micro") for _ in self.validation_masks)
@@ -160,8 +169,9 @@ class StandaloneModule(ClassifierModule):
         num_classes: int,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
+        channels_last: bool = False,
     ) -> None:
-        super().__init__(network, num_classes, optimizer, scheduler)
+        super().__init__(network, num_classes, optimizer, scheduler, channels_last)
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:

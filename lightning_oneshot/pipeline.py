@@ -66,7 +66,9 @@ def _instantiate(node: DictConfig, key: str, **kwargs: Any) -> Any:
     except InstantiationException as error:
         cause = error.__cause__
         if isinstance(cause, ValueError):
-            raise ConfigError(f"{key}: {cause}") from cause
+            # Constructors usually name the full key already; prefix the group only where they do not.
+            message = str(cause) if str(cause).startswith(f"{key}.") else f"{key}: {cause}"
+            raise ConfigError(message) from cause
         raise
 
 

@@ -1,7 +1,9 @@
 """The retrain stage: train the best-ranked architectures from scratch as standalone networks and test one.
 
-With ``retrain.top_k`` greater than 1, each of the k best architectures of the ranking is retrained, the
-final one is the best by retrained validation accuracy, and only that one is tested.
+With ``retrain.top_k`` of 1 the best architecture of the ranking is retrained; data modules that have retrain
+splits (the image datasets) then train on the whole official training set and run no validation loop. With a
+``top_k`` above 1 each of the k best is retrained on the search splits, the final one is the best by retrained
+validation accuracy, and only that one is tested, so the test split never takes part in the choice.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from hydra.utils import instantiate
 from pytorch_lightning.utilities import rank_zero_info
 from tqdm.auto import tqdm
 
+from lightning_oneshot.data.base import RetrainSplits
 from lightning_oneshot.distributed import rank_and_world_size
 from lightning_oneshot.evaluation.ranking import count_parameters
 from lightning_oneshot.loggers import build_logger, finish_logger
@@ -27,22 +30,30 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _fit(context: RunContext, arch: Architecture) -> tuple[pl.Trainer, StandaloneModule, Any, dict]:
+def _fit(context: RunContext, arch: Architecture, validate: bool, stage_name: str) -> tuple[pl.Trainer, StandaloneModule, Any, dict]:
     cfg, retrain = context.cfg, context.cfg.retrain
     network = context.space.build_standalone(arch)
     params = count_parameters(network)
     rank_zero_info(f"Retraining {arch.hash} from scratch: {params} parameters, {retrain.max_epochs} epochs.")
 
     scheduler = instantiate(retrain.scheduler) if retrain.get("scheduler") else None
-    module = StandaloneModule(network, context.datamodule.num_classes, instantiate(retrain.optimizer), scheduler)
-    logger = build_logger(cfg, "retrain" if len(context.candidates) == 1 else f"retrain-{arch.hash}")
-    trainer = instantiate(cfg.trainer, max_epochs=retrain.max_epochs, enable_checkpointing=False, logger=logger)
+    module = StandaloneModule(
+        network,
+        context.datamodule.num_classes,
+        instantiate(retrain.optimizer),
+        scheduler,
+        channels_last=bool(cfg.get("channels_last", False)),
+    )
+    logger = build_logger(cfg, stage_name)
+    no_validation = {} if validate else {"limit_val_batches": 0}
+    trainer = instantiate(cfg.trainer, max_epochs=retrain.max_epochs, enable_checkpointing=False, logger=logger, **no_validation)
     trainer.fit(module, datamodule=context.datamodule)
+    val_metric = trainer.callback_metrics.get("val/acc")
     result = {
         "architecture": arch.to_dict(),
         "hash": arch.hash,
         "params": params,
-        "retrain_val_accuracy": float(trainer.callback_metrics["val/acc"]),
+        "retrain_val_accuracy": float(val_metric) if val_metric is not None else None,
     }
     return trainer, module, logger, result
 
@@ -50,18 +61,26 @@ def _fit(context: RunContext, arch: Architecture) -> tuple[pl.Trainer, Standalon
 def run_retrain(context: RunContext) -> None:
     """Retrain ``context.candidates``, test the best by validation accuracy, and record the results in the summary."""
     candidates = context.candidates or [context.architecture]
+    datamodule = context.datamodule
+    validate = True
+    if len(candidates) == 1 and isinstance(datamodule, RetrainSplits):
+        validate = datamodule.use_retrain_splits()
+        if not validate:
+            rank_zero_info("Retraining on the whole training set, so no validation loop runs; the test set is read once at the end.")
+
     rank, _ = rank_and_world_size()
     runs = []
     for arch in tqdm(candidates, desc="Retraining", disable=rank != 0 or len(candidates) == 1):
-        runs.append(_fit(context, arch))
-        log.debug("Retrained %s: validation accuracy %.4f", arch.hash, runs[-1][3]["retrain_val_accuracy"])
+        stage_name = "retrain" if len(candidates) == 1 else f"retrain-{arch.hash}"
+        runs.append(_fit(context, arch, validate, stage_name))
+        log.debug("Retrained %s: validation accuracy %s", arch.hash, runs[-1][3]["retrain_val_accuracy"])
         if len(candidates) > 1:
             finish_logger(runs[-1][2])
 
     # Validation accuracy picks the final architecture; the test split is read once, for that one only.
-    best_index = max(range(len(runs)), key=lambda index: (runs[index][3]["retrain_val_accuracy"], -index))
+    best_index = max(range(len(runs)), key=lambda index: (runs[index][3]["retrain_val_accuracy"] or 0.0, -index))
     trainer, module, logger, result = runs[best_index]
-    test_accuracy = float(trainer.test(module, datamodule=context.datamodule, verbose=False)[0]["test/acc"])
+    test_accuracy = float(trainer.test(module, datamodule=datamodule, verbose=False)[0]["test/acc"])
     path = context.output_dir / "retrained.ckpt"
     trainer.save_checkpoint(path)
     if len(candidates) == 1:

@@ -33,6 +33,7 @@ def build_supernet_module(context: RunContext, supernet: Supernet) -> SupernetMo
         scheduler=scheduler,
         validation_masks=context.sampler.validation_masks(),
         space_description=context.space.describe(),
+        channels_last=bool(cfg.get("channels_last", False)),
     )
 
 

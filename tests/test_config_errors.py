@@ -18,10 +18,12 @@ from lightning_oneshot.pipeline import prepare
         ("dataset.batch_size=0", "dataset.batch_size must be an integer >= 1, got 0"),
         ("trainer.max_epochs=abc", "trainer.max_epochs must be an integer >= 1, got 'abc'"),
         ("stage=everything", "stage must be one of all, search, evaluate, retrain; got 'everything'"),
+        ("channels_last=maybe", "channels_last must be true or false, got 'maybe'"),
+        ("dataset=cifar10 dataset.root=/ dataset.val_fraction=1.5", "dataset.val_fraction must be a number in (0, 1), got 1.5"),
     ],
 )
 def test_config_values_are_checked(tmp_path, override, expected):
-    cfg = compose_config(tmp_path, [override])
+    cfg = compose_config(tmp_path, override.split())
     with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         prepare(cfg)
 
@@ -42,7 +44,7 @@ def test_drop_prob_range_is_checked(tmp_path, drop_prob):
 
 def test_unknown_op_names_the_key_and_choices(tmp_path):
     cfg = compose_config(tmp_path, ["search_space.ops=[none,conv_9x9]"])
-    with pytest.raises(ConfigError, match=r"search_space: search_space.ops: unknown operations \['conv_9x9'\]. Allowed operations: none, skip_connect"):
+    with pytest.raises(ConfigError, match=r"search_space.ops: unknown operations \['conv_9x9'\]. Allowed operations: none, skip_connect"):
         prepare(cfg)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.distributed as dist
@@ -67,3 +68,9 @@ def evaluation_sampler(dataset: Dataset) -> Sampler | None:
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         return UnpaddedDistributedSampler(dataset)
     return None
+@runtime_checkable
+class RetrainSplits(Protocol):
+    """A data module whose retrain stage uses other splits than the search and evaluation stages."""
+
+    def use_retrain_splits(self) -> bool:
+        """Switch to the retrain stage's splits; return whether they still include a validation split."""

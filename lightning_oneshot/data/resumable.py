@@ -101,8 +101,12 @@ class ResumableTrainLoaderMixin:
     _train_loader: ResumableDataLoader | None = None
     _pending_loader_state: dict[str, int] | None = None
 
-    def build_train_loader(self, dataset: Dataset, batch_size: int, seed: int, num_workers: int = 0) -> DataLoader:
+    def build_train_loader(
+        self, dataset: Dataset, batch_size: int, seed: int, num_workers: int = 0, **options: Any
+    ) -> DataLoader:
         """Return the shuffled training loader: resumable on one device, a plain shuffled loader on several.
+
+        ``options`` are passed on to the DataLoader (for example ``collate_fn``, ``drop_last`` or ``pin_memory``).
 
         NOTE: with several devices Lightning replaces the sampler with a distributed one, so this returns a
         plain ``shuffle=True`` loader there, and a mid-epoch resume does not restore the data order.
@@ -110,7 +114,12 @@ class ResumableTrainLoaderMixin:
         trainer = getattr(self, "trainer", None)
         if trainer is not None and trainer.world_size > 1:
             return DataLoader(
-                dataset, batch_size=batch_size, shuffle=True, num_workers=num_workers, persistent_workers=num_workers > 0
+                dataset,
+                batch_size=batch_size,
+                shuffle=True,
+                num_workers=num_workers,
+                persistent_workers=num_workers > 0,
+                **options,
             )
         loader = ResumableDataLoader(
             dataset,
@@ -118,6 +127,7 @@ class ResumableTrainLoaderMixin:
             sampler=EpochSeededSampler(len(dataset), seed),
             num_workers=num_workers,
             persistent_workers=num_workers > 0,
+            **options,
         )
         if self._pending_loader_state is not None:
             loader.load_state_dict(self._pending_loader_state)

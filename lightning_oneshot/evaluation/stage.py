@@ -103,6 +103,10 @@ def run_evaluation(context: RunContext, supernet: Supernet) -> None:
     datamodule.setup("fit")
     calibration = datamodule.calibration_batches(evaluation.bn_batches, evaluation.batch_size, seed=cfg.seed)
     validation = datamodule.validation_batches(evaluation.batch_size)
+    if cfg.get("channels_last", False):
+        supernet = supernet.to(memory_format=torch.channels_last)
+        calibration = [(x.contiguous(memory_format=torch.channels_last), y) for x, y in calibration]
+        validation = [(x.contiguous(memory_format=torch.channels_last), y) for x, y in validation]
     device = device_for_rank(str(cfg.trainer.accelerator))
     scorer = Scorer(supernet, calibration, validation, device, autocast_dtype(cfg.trainer.precision))
     constraints = build_constraints(cfg, space, datamodule)
