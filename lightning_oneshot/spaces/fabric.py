@@ -11,7 +11,6 @@ one module.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Iterator, Sequence
 
@@ -25,17 +24,14 @@ from lightning_oneshot.spaces.base import SearchSpace
 from lightning_oneshot.spaces.ops import ReLUConvBN
 from lightning_oneshot.supernet import MixedEdge, Supernet
 
-log = logging.getLogger(__name__)
-
 DOWN, SAME, UP = "conv_3x3_stride2", "conv_3x3", "upsample_conv_3x3"
 FABRIC_OPS: tuple[str, ...] = (DOWN, SAME, UP)
 
-Node = tuple[int, int]
 Path = list[int]  # the scale of the path at each layer, from layer 0 to the last layer
 
 
 def fabric_edge_key(layer: int, source_scale: int, target_scale: int) -> str:
-    """The key of the edge from (layer - 1, source_scale) to (layer, target_scale)."""
+    """Return the key of the edge from node (layer - 1, source_scale) to node (layer, target_scale)."""
     return f"layer{layer}/scale{source_scale}_to_scale{target_scale}"
 
 
@@ -56,8 +52,8 @@ class FabricNetwork(nn.Module):
 
     A node is computed only when at least one of its incoming edges has a computed source and returns a tensor,
     so a single path runs only the modules on that path. An upsampling edge first resizes its input to the
-    target scale with nearest-neighbour interpolation. The fabric does the resize because it knows the target
-    size, which is ``ceil`` of half the finer size and so not always twice the coarser one.
+    target scale with nearest-neighbour interpolation. The fabric does the resize because only the fabric has the
+    target size, which is ``ceil`` of half the finer size and so not always twice the coarser size.
     """
 
     def __init__(
@@ -288,8 +284,8 @@ class FabricSpace(SearchSpace):
                     f"path reaches layer {layer - 1} at scale {scale}."
                 )
             scale = target
-        # Every edge in self.edges leads to a node that can reach the output, so a path of one edge per layer from
-        # (0, 0) always ends at the output scale; this guards that invariant.
+        # Every edge in self.edges leads to a node that can reach the output, so a connected path from (0, 0) ends
+        # at the output scale. This check guards that invariant.
         if scale != self.output_scale:
             raise ArchitectureError(
                 f"Fabric path ends at scale {scale} of layer {self.num_layers - 1}, but the output node is at scale "
@@ -298,12 +294,11 @@ class FabricSpace(SearchSpace):
 
     # Sampling --------------------------------------------------------------------------------------
 
-    def _sample_path(self, rng: np.random.Generator, start: Node = (0, 0)) -> Path:
+    def _sample_path(self, rng: np.random.Generator) -> Path:
         # Each step picks the next scale with probability proportional to the paths that continue from it, so
-        # every complete path has the same probability 1 / (number of paths from the start node).
-        layer, scale = start
-        path = [scale]
-        for next_layer in range(layer + 1, self.num_layers):
+        # every complete path has the same probability 1 / size().
+        path = [0]
+        for next_layer in range(1, self.num_layers):
             targets = self._next_scales(path[-1])
             weights = np.array([self._paths_to_output[next_layer][target] for target in targets], dtype=float)
             path.append(targets[rng.choice(len(targets), p=weights / weights.sum())])
@@ -312,10 +307,6 @@ class FabricSpace(SearchSpace):
     def sample(self, rng: np.random.Generator) -> Architecture:
         """Draw a path uniformly from all input-to-output paths."""
         return self.from_path(self._sample_path(rng))
-
-    def full_mask(self) -> np.ndarray:
-        """Every edge that lies on some input-to-output path: the whole fabric."""
-        return super().full_mask()
 
     def droppath_mask(self, rng: np.random.Generator, drop_prob: float) -> np.ndarray:
         """Drop each edge independently with ``drop_prob`` and keep the union of the surviving paths.
@@ -358,7 +349,7 @@ class FabricSpace(SearchSpace):
         return pruned
 
     def size(self) -> int:
-        """The number of input-to-output paths, counted by dynamic programming over the lattice."""
+        """Return the number of input-to-output paths, counted by dynamic programming over the lattice."""
         return self._paths_to_output[0][0]
 
     def enumerate(self) -> Iterator[Architecture]:
