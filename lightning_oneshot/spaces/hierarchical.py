@@ -167,6 +167,7 @@ class HierarchicalSpace(SearchSpace):
             "cells_per_stage": self.cells_per_stage,
             "motif_nodes": self.motif_nodes,
             "level3_nodes": self.level3_nodes,
+            "level3_none": self.level3_none,
             "in_channels": self.in_channels,
             "num_classes": self.num_classes,
         }
