@@ -250,7 +250,7 @@ class FabricSpace(SearchSpace):
         self.validate(arch)
         path = [0]
         for layer in range(1, self.num_layers):
-            source, target = self._edge_scales(self._active_edges(arch, layer)[0])
+            _, target = self._edge_scales(self._active_edges(arch, layer)[0])
             path.append(target)
         return path
 

@@ -104,7 +104,7 @@ def test_unselected_motif_does_not_change_the_network(space):
     assert shapes[0] == shapes[1]
 
 
-def test_same_motif_on_two_level3_edges_has_separate_weights(space):
+def test_repeated_motif_has_separate_weights(space):
     readable = _readable(space, {"edge_0_1": "motif0", "edge_0_2": "motif0", "edge_1_2": "none"})
     network = space.build_standalone(space.architecture(readable))
     first, second = network.cells[0].edges["edge_0_1"], network.cells[0].edges["edge_0_2"]
@@ -119,7 +119,7 @@ def test_motif_row_switches_every_copy_of_the_motif(space):
     readable["motif1/edge_1_2"] = "max_pool_3x3"
     supernet.set_mask(space.architecture(readable))
     level3 = supernet.network.cells[0]
-    # Every level-3 edge holds its own copy of motif1, and the one motif row sets the edge in all of them.
+    # Every level-3 edge owns a copy of motif1, and the one motif row sets the edge in every copy.
     copies = [level3.edges[edge].candidates["motif1"].edges["edge_1_2"] for edge in space.level3_edges]
     assert len({id(copy) for copy in copies}) == len(space.level3_edges)
     assert all(isinstance(copy, MixedEdge) and copy.active_names == ("max_pool_3x3",) for copy in copies)
