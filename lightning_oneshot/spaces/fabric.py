@@ -314,8 +314,8 @@ class FabricSpace(SearchSpace):
         Edges that no longer lie on a surviving input-to-output path are dropped too, so every active edge
         contributes to the output. Where no path survives, a path drawn uniformly is kept instead.
         """
-        kept = self.full_mask() & (rng.random(len(self.edges)) >= drop_prob)[:, None]
-        connected = self._prune_to_paths(kept)
+        surviving = self.full_mask() & (rng.random(len(self.edges)) >= drop_prob)[:, None]
+        connected = self._prune_to_paths(surviving)
         if not connected.any():
             connected = self._path_matrix(self._sample_path(rng))
         return connected
