@@ -3,5 +3,7 @@
 from lightning_oneshot.spaces.architecture import Architecture, ArchitectureError
 from lightning_oneshot.spaces.base import SearchSpace
 from lightning_oneshot.spaces.cell import NB201Space
+from lightning_oneshot.spaces.fabric import FabricSpace
+from lightning_oneshot.spaces.hierarchical import HierarchicalSpace
 
-__all__ = ["Architecture", "ArchitectureError", "NB201Space", "SearchSpace"]
+__all__ = ["Architecture", "ArchitectureError", "FabricSpace", "HierarchicalSpace", "NB201Space", "SearchSpace"]

@@ -10,6 +10,8 @@ from lightning_oneshot.supernet import MixedEdge, inherit_weights
 # Small settings per space under conf/search_space, so that each case runs in well under a second.
 TINY_SPACES = {
     "nb201": {"width": 4, "num_stages": 2},
+    "hierarchical": {"width": 4, "num_stages": 2, "num_motifs": 2, "motif_nodes": 3, "level3_nodes": 3},
+    "fabric": {"width": 4, "num_layers": 4, "num_scales": 3},
 }
 
 
