@@ -29,10 +29,13 @@ class MixedEdge(nn.Module):
         self.active_names: tuple[str, ...] = ()
 
     def set_active(self, names: Sequence[str]) -> None:
+        names = tuple(names)
+        if names == self.active_names:
+            return  # Spaces with many edges switch few of them per step, so unchanged edges return early.
         unknown = [name for name in names if name not in self.op_names]
         if unknown:
             raise ValueError(f"Unknown operations {unknown} on this edge. Allowed operations: {list(self.op_names)}.")
-        self.active_names = tuple(names)
+        self.active_names = names
         self._active = [self.candidates[name] for name in names if name in self.candidates]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | None:
