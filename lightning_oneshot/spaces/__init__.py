@@ -3,5 +3,6 @@
 from lightning_oneshot.spaces.architecture import Architecture, ArchitectureError
 from lightning_oneshot.spaces.base import SearchSpace
 from lightning_oneshot.spaces.cell import NB201Space
+from lightning_oneshot.spaces.chain import ChainSpace
 
-__all__ = ["Architecture", "ArchitectureError", "NB201Space", "SearchSpace"]
+__all__ = ["Architecture", "ArchitectureError", "ChainSpace", "NB201Space", "SearchSpace"]

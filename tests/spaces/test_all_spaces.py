@@ -10,6 +10,7 @@ from lightning_oneshot.supernet import MixedEdge, inherit_weights
 # Small settings per space under conf/search_space, so that each case runs in well under a second.
 TINY_SPACES = {
     "nb201": {"width": 4, "num_stages": 2},
+    "chain": {"stem_width": 4, "stage_widths": [4, 8], "stage_depths": [2, 2], "head_width": 8, "stage_strides": [1, 2]},
 }
 
 
