@@ -4,5 +4,6 @@ from lightning_oneshot.spaces.architecture import Architecture, ArchitectureErro
 from lightning_oneshot.spaces.base import SearchSpace
 from lightning_oneshot.spaces.cell import NB201Space
 from lightning_oneshot.spaces.chain import ChainSpace
+from lightning_oneshot.spaces.darts import DartsSpace
 
-__all__ = ["Architecture", "ArchitectureError", "ChainSpace", "NB201Space", "SearchSpace"]
+__all__ = ["Architecture", "ArchitectureError", "ChainSpace", "DartsSpace", "NB201Space", "SearchSpace"]

@@ -11,6 +11,7 @@ from lightning_oneshot.supernet import MixedEdge, inherit_weights
 TINY_SPACES = {
     "nb201": {"width": 4, "num_stages": 2},
     "chain": {"stem_width": 4, "stage_widths": [4, 8], "stage_depths": [2, 2], "head_width": 8, "stage_strides": [1, 2]},
+    "darts": {"width": 4, "num_cells": 3, "num_nodes": 2, "stem_multiplier": 1},
 }
 
 
