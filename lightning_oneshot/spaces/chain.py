@@ -83,7 +83,7 @@ class ChainLayer(nn.Module):
         if self.residual:
             return x if y is None else x + y
         if y is None:
-            raise RuntimeError("A shape-changing chain layer has no active operation; the mask must activate one.")
+            raise RuntimeError("A shape-changing chain layer has no active operation. The mask must activate one.")
         return y
 
 
@@ -122,7 +122,7 @@ def chain_edge_key(layer: int) -> str:
 
 
 class ChainSpace(SearchSpace):
-    """A chain of ``sum(stage_depths)`` choice layers in stages; each layer picks one operation.
+    """A chain of ``sum(stage_depths)`` choice layers in stages, in which each layer picks one operation.
 
     Stage s has ``stage_depths[s]`` layers of width ``stage_widths[s]``. Its first layer has stride
     ``stage_strides[s]`` and the others stride 1. ``skip_connect`` is a candidate only on layers whose input and

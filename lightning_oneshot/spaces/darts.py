@@ -1,7 +1,7 @@
 """The DARTS search space (Liu et al. 2019, "DARTS: Differentiable Architecture Search"), trained one-shot.
 
 A network stacks ``num_cells`` cells. The cells at one third and two thirds of the depth are reduction cells,
-which halve the resolution and double the width; all others are normal cells. A cell has two inputs, the
+which halve the resolution and double the width, and all others are normal cells. A cell has two inputs, the
 outputs of the previous two cells (nodes 0 and 1), and ``num_nodes`` intermediate nodes (2, 3, ...). Node k
 sums two of its candidate edges ``edge_j_k`` (j < k), each through one operation, and the cell output
 concatenates the intermediate nodes along channels. All normal cells share one architecture and all reduction
@@ -134,7 +134,7 @@ class DartsNetwork(nn.Module):
 
 
 class DartsSpace(SearchSpace):
-    """DARTS normal and reduction cells; each intermediate node takes exactly two inputs, each through one operation.
+    """DARTS normal and reduction cells, in which each intermediate node takes two inputs through one operation each.
 
     Samples are uniform over valid cells: each node draws its pair of distinct inputs uniformly from the
     C(k, 2) pairs of earlier nodes and each input's operation uniformly from ``ops``.
@@ -174,7 +174,7 @@ class DartsSpace(SearchSpace):
         self.num_cells = num_cells
         self.num_nodes = num_nodes
         self.stem_multiplier = stem_multiplier
-        # As in DARTS; with num_cells >= 3 both cell types occur.
+        # The positions DARTS uses. With num_cells >= 3 both cell types occur.
         self.reduction_cells = (num_cells // 3, 2 * num_cells // 3)
         self.nodes = [(cell_type, target) for cell_type in CELL_TYPES for target in range(2, num_nodes + 2)]
 
@@ -257,7 +257,7 @@ class DartsSpace(SearchSpace):
         return (first, first_op), (second, second_op)
 
     def sample(self, rng: np.random.Generator) -> Architecture:
-        """Draw a cell uniformly: a uniform pair of distinct inputs per node, a uniform operation per input."""
+        """Draw an architecture uniformly: a uniform pair of distinct inputs per node, a uniform operation per input."""
         return self.from_genotype({(cell_type, target): self._sample_node(target, rng) for cell_type, target in self.nodes})
 
     def droppath_mask(self, rng: np.random.Generator, drop_prob: float) -> np.ndarray:
@@ -319,8 +319,10 @@ class DartsSpace(SearchSpace):
 
     def crossover(self, first: Architecture, second: Architecture, rng: np.random.Generator) -> Architecture:
         """Take the two inputs of each node from either parent with equal probability."""
-        a, b = self.genotype(first), self.genotype(second)
-        return self.from_genotype({node: a[node] if rng.random() < 0.5 else b[node] for node in self.nodes})
+        from_first, from_second = self.genotype(first), self.genotype(second)
+        return self.from_genotype(
+            {node: from_first[node] if rng.random() < 0.5 else from_second[node] for node in self.nodes}
+        )
 
     # Networks --------------------------------------------------------------------------------------
 

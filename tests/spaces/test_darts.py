@@ -178,7 +178,7 @@ def test_full_mask_activates_every_operation(space):
     assert space.full_mask().all()
 
 
-def test_mutation_changes_one_node_input(space):
+def test_mutation_gives_new_valid_architecture(space):
     rng = np.random.default_rng(3)
     for _ in range(50):
         arch = space.sample(rng)
