@@ -9,8 +9,8 @@ and the median per network is kept; the printed ratio is the geometric mean over
     python benchmarks/step_overhead.py --space all           # every space under conf/search_space
     python benchmarks/step_overhead.py --threads 1 --clock cpu   # on a machine that other jobs share
 
-``--clock cpu`` times each step with this process's CPU time, which other processes on the same cores do not
-inflate; with ``--threads 1`` it then measures compute alone.
+``--clock cpu`` times each step with this process's CPU time, so other processes on the same cores do not
+inflate it. Add ``--threads 1`` to measure compute alone.
 """
 
 from __future__ import annotations
