@@ -79,16 +79,22 @@ class DartsCell(nn.Module):
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for target, inputs in enumerate(self._inputs, start=2):
-            total = None
+            total, count = None, 0
             for source, key in inputs:
-                y = self.edges[key](states[source])
+                module = self.edges[key]
+                y = module(states[source])
                 if y is not None:
                     total = y if total is None else total + y
+                    count += len(module.active_names) if isinstance(module, MixedEdge) else 1
             if total is None:
                 raise RuntimeError(
-                    f"Node {target} of a DARTS cell has no active input; the mask must keep at least one "
+                    f"Node {target} of a DARTS cell has no active input. The mask must keep at least one "
                     f"operation on an edge into every intermediate node."
                 )
+            # Under DropPath a node can sum dozens of outputs, and without this rescaling the activations grow
+            # from node to node until training diverges. A single path (two operations) is left unscaled.
+            if count > 2:
+                total = total * (2.0 / count)
             states.append(total)
         return torch.cat(states[2:], dim=1)
 
@@ -262,6 +268,8 @@ class DartsSpace(SearchSpace):
 
     def droppath_mask(self, rng: np.random.Generator, drop_prob: float) -> np.ndarray:
         """Drop each (edge, operation) independently with ``drop_prob``, keeping every intermediate node fed.
+
+        A node that receives more than two operation outputs scales their sum by 2 / count (see ``DartsCell``).
 
         Whole edges may be dropped, since DropPath trains the paths of the whole one-shot model and a node does
         not need all of its inputs. Where every operation on every edge into a node is dropped, one (edge,

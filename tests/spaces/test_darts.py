@@ -178,6 +178,22 @@ def test_full_mask_activates_every_operation(space):
     assert space.full_mask().all()
 
 
+def test_full_mask_scales_node_sums():
+    space = DartsSpace(in_channels=1, num_classes=10, ops=("skip_connect", "avg_pool_3x3"), **TINY)
+    supernet = space.build_supernet().eval()
+    supernet.set_mask(space.full_mask())
+    cell = supernet.network.cells[0]
+    s0 = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    states = [cell.preprocess0(s0), cell.preprocess1(s0)]
+    pool = torch.nn.AvgPool2d(3, 1, padding=1, count_include_pad=False)
+    for target in (2, 3):
+        # Each of the `target` earlier nodes feeds skip_connect and avg_pool_3x3: 2 * target outputs.
+        total = sum(state + pool(state) for state in states[:target])
+        states.append(total * (2.0 / (2 * target)))
+    with torch.no_grad():
+        torch.testing.assert_close(cell(s0, s0), torch.cat(states[2:], dim=1))
+
+
 def test_mutation_gives_new_valid_architecture(space):
     rng = np.random.default_rng(3)
     for _ in range(50):
