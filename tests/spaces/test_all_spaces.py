@@ -10,6 +10,8 @@ from lightning_oneshot.supernet import MixedEdge, inherit_weights
 # Small settings per space under conf/search_space, so that each case runs in well under a second.
 TINY_SPACES = {
     "nb201": {"width": 4, "num_stages": 2},
+    "chain": {"stem_width": 4, "stage_widths": [4, 8], "stage_depths": [2, 2], "head_width": 8, "stage_strides": [1, 2]},
+    "darts": {"width": 4, "num_cells": 3, "num_nodes": 2, "stem_multiplier": 1},
     "hierarchical": {"width": 4, "num_stages": 2, "num_motifs": 2, "motif_nodes": 3, "level3_nodes": 3},
     "fabric": {"width": 4, "num_layers": 4, "num_scales": 3},
 }
