@@ -57,7 +57,7 @@ def check_strategy(trainer_cfg: DictConfig) -> None:
 
 
 def search_strategy(trainer_cfg: DictConfig) -> Any:
-    """The trainer's strategy, with DDP switched to ``find_unused_parameters=True`` for the supernet.
+    """Return the trainer's strategy, with DDP switched to ``find_unused_parameters=True`` for the supernet.
 
     A single path leaves most supernet parameters unused in a step, and DDP's default then fails in the
     backward pass. Returns a strategy name or config node for ``Trainer(strategy=...)``.
@@ -113,12 +113,12 @@ def broadcast_object(value: T) -> T:
 
 
 def shard(items: Sequence[T], rank: int, world_size: int) -> list[T]:
-    """The items that ``rank`` handles: every ``world_size``-th one, starting at ``rank``."""
+    """Return the items that ``rank`` handles: every ``world_size``-th one, starting at ``rank``."""
     return list(items[rank::world_size])
 
 
 def device_for_rank(accelerator: str) -> torch.device:
-    """The device for this process: its local GPU when CUDA is used, else the CPU."""
+    """Return the device for this process: its local GPU when CUDA is used, else the CPU."""
     if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
         # LOCAL_RANK is set by Lightning's launchers, torchrun and SLURM setups for every process of a node.
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
@@ -133,7 +133,12 @@ def launch_without_trainer(trainer_cfg: DictConfig) -> None:
     ``ddp_spawn`` and the others, evaluation runs in one process.
     """
     strategy = trainer_cfg.get("strategy", "auto")
-    name = strategy if isinstance(strategy, str) else "ddp" if str(strategy.get("_target_", "")).endswith("DDPStrategy") else ""
+    if isinstance(strategy, str):
+        name = strategy
+    elif str(strategy.get("_target_", "")).endswith("DDPStrategy"):
+        name = "ddp"
+    else:
+        name = ""
     devices, num_nodes = trainer_cfg.get("devices", 1), trainer_cfg.get("num_nodes", 1)
     if rank_and_world_size()[1] > 1 or (str(devices) == "1" and num_nodes == 1):
         return

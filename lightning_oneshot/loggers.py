@@ -20,7 +20,7 @@ from pytorch_lightning.utilities import rank_zero_only
 class _AppendingExperimentWriter(ExperimentWriter):
     """Keeps the columns of an existing metrics.csv when a new process appends to it.
 
-    Lightning's writer knows only the columns it logged itself. When a later process writes to the same file
+    Lightning's writer tracks only the columns that it logged itself. When a later process writes to the same file
     (a resumed run, or ``trainer.test`` after ``trainer.fit`` under ``ddp_spawn``) with a new column, its
     rewrite would fail on the old rows' columns, so the existing header is read first.
     """
@@ -59,7 +59,7 @@ def wandb_logger(
     tags: list[str] | None = None,
     run_id: str | None = None,
 ) -> WandbLogger:
-    """One W&B run per stage, grouped per job; offline unless ``offline=false`` is set.
+    """Create one W&B run per stage, grouped per job, offline unless ``offline=false`` is set.
 
     Offline runs are written under ``<save_dir>/wandb`` and can be uploaded later with ``wandb sync``.
     ``run_id`` continues an earlier run, as when the search stage resumes from a checkpoint.

@@ -1,7 +1,7 @@
 """The evaluation stage: a search strategy proposes architectures, which are scored with the shared weights.
 
 Under DDP every rank runs the same strategy, scores its share of each batch, and the scores are gathered after
-each round, so rank zero writes ranking rows while scoring runs and every rank sees the same scores.
+each round, so rank zero writes ranking rows while scoring runs and every rank receives the same scores.
 """
 
 from __future__ import annotations
