@@ -124,6 +124,7 @@ def main(cfg: DictConfig) -> None:
         "num_seeds": bench.num_seeds,
         "standalone_epochs": bench.standalone_epochs,
         "supernet_epochs": cfg.trainer.max_epochs,
+        "supernet_seed": bench.supernet_seed,
         "ground_truth_distinct_values": int(len(np.unique(truth))),
         "ground_truth_range": [float(truth.min()), float(truth.max())],
         "noise_ceiling_kendall_tau": noise_ceiling,
@@ -137,10 +138,11 @@ def main(cfg: DictConfig) -> None:
         run_cfg = cfg.copy()
         with open_dict(run_cfg):
             run_cfg.sampler = sampler_config(sampler_name)
+            run_cfg.sampler.seed = bench.supernet_seed
             run_cfg.paths.output_dir = str(output_dir / sampler_name)
         run_context = RunContext(run_cfg, output_dir / sampler_name, datamodule, space)
         run_context.sampler = instantiate(run_cfg.sampler, space=space)
-        pl.seed_everything(cfg.seed, workers=True, verbose=False)
+        pl.seed_everything(bench.supernet_seed, workers=True, verbose=False)
         supernet = run_search(run_context)
 
         for reestimate in bench.bn_reestimation:
