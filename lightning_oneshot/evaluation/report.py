@@ -28,6 +28,7 @@ def plot_ranking(entries: list[RankingEntry], path: Path) -> Path:
         best = scored[0]
         scatter.scatter([best.params], [best.oneshot_val_accuracy], s=60, color="tab:red", label=f"best {best.hash}")
         scatter.legend(loc="lower right")
+    scatter.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     scatter.set_xlabel("standalone parameters")
     scatter.set_ylabel("one-shot validation accuracy")
 
