@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pytorch_lightning.strategies import ParallelStrategy
 from pytorch_lightning.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
@@ -108,11 +109,13 @@ class ResumableTrainLoaderMixin:
 
         ``options`` are passed on to the DataLoader (for example ``collate_fn``, ``drop_last`` or ``pin_memory``).
 
-        NOTE: with several devices Lightning replaces the sampler with a distributed one, so this returns a
-        plain ``shuffle=True`` loader there, and a mid-epoch resume does not restore the data order.
+        NOTE: under a parallel strategy (DDP, also on one device) Lightning replaces the sampler with a distributed
+        one, so this returns a plain ``shuffle=True`` loader there, and a mid-epoch resume does not restore the
+        data order.
         """
         trainer = getattr(self, "trainer", None)
-        if trainer is not None and trainer.world_size > 1:
+        # Lightning swaps in a distributed sampler under every parallel strategy, even DDP on one device.
+        if trainer is not None and isinstance(trainer.strategy, ParallelStrategy):
             return DataLoader(
                 dataset,
                 batch_size=batch_size,

@@ -98,3 +98,9 @@ def test_multirun_with_relaunching_ddp_is_rejected(tmp_path):
     assert result.returncode == 2
     assert "cannot run inside a Hydra multirun" in result.stderr + result.stdout
     assert not list((tmp_path / "sweep").glob("*/supernet.ckpt"))
+
+
+def test_ddp_strategy_on_one_device_trains(tmp_path):
+    result = run_train(tmp_path, *TINY_OVERRIDES, *DDP_OVERRIDES[:2], "trainer.devices=1", "stage=search")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "supernet.ckpt").is_file()
