@@ -20,8 +20,12 @@ class MixedEdge(nn.Module):
     node that consumes the edge then ignores it.
     """
 
-    def __init__(self, candidates: Mapping[str, nn.Module | None]) -> None:
+    def __init__(self, candidates: Mapping[str, nn.Module | None], average: bool = False) -> None:
         super().__init__()
+        # With `average`, several active operations give their mean instead of their sum. Deeply nested spaces
+        # need it under DropPath, where sums of sums grow until activations overflow. One active operation
+        # is returned as it is, so a single path still equals its standalone network.
+        self.average = average
         self.op_names = tuple(candidates)
         self.candidates = nn.ModuleDict({name: module for name, module in candidates.items() if module is not None})
         # A plain list, not a ModuleList: it only points at modules that `candidates` already registers.
@@ -43,6 +47,8 @@ class MixedEdge(nn.Module):
         for op in self._active:
             y = op(x)
             out = y if out is None else out + y
+        if self.average and len(self._active) > 1:
+            out = out / len(self._active)
         return out
 
 

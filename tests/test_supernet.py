@@ -105,3 +105,29 @@ def test_droppath_mask_runs_several_ops_per_edge(tiny_space, images):
 def test_forward_without_mask_raises(tiny_space, images):
     with pytest.raises(RuntimeError, match="before set_mask"):
         tiny_space.build_supernet()(images)
+
+
+def test_averaging_edge_returns_mean_of_active_ops():
+    from torch import nn
+
+    edge = MixedEdge({"scale_by_two": nn.Linear(1, 1, bias=False), "none": None, "skip": nn.Identity()}, average=True)
+    nn.init.constant_(edge.candidates["scale_by_two"].weight, 2.0)
+    x = torch.ones(1, 1)
+    edge.set_active(["scale_by_two", "skip"])
+    assert torch.equal(edge(x), torch.full((1, 1), 1.5))
+    edge.set_active(["scale_by_two"])
+    assert torch.equal(edge(x), torch.full((1, 1), 2.0))
+
+
+def test_default_hierarchical_whole_model_stays_finite():
+    from lightning_oneshot.spaces.registry import build_space
+
+    space = build_space("hierarchical", in_channels=1, num_classes=10)
+    torch.manual_seed(0)
+    supernet = space.build_supernet().train()
+    supernet.set_mask(space.full_mask())
+    with torch.no_grad():
+        supernet(torch.randn(8, 1, 8, 8))
+    # Summed instead of averaged, nested motifs drive these statistics to infinity in one pass.
+    variances = [m.running_var for m in supernet.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(torch.isfinite(v).all() for v in variances)

@@ -183,7 +183,7 @@ class HierarchicalSpace(SearchSpace):
         def make_motif(motif: str, channels: int) -> Cell:
             mixed = {}
             for edge in self.motif_edges:
-                mixed[edge] = MixedEdge({op: _build_primitive(op, channels) for op in self.primitives})
+                mixed[edge] = MixedEdge({op: _build_primitive(op, channels) for op in self.primitives}, average=True)
                 edge_modules[f"{motif}/{edge}"].append(mixed[edge])
             return Cell(self.motif_nodes, mixed)
 
@@ -193,7 +193,7 @@ class HierarchicalSpace(SearchSpace):
                 candidates = {motif: make_motif(motif, channels) for motif in self.motifs}
                 if self.level3_none:
                     candidates = {ZERO_OP: None, **candidates}
-                mixed[edge] = MixedEdge(candidates)
+                mixed[edge] = MixedEdge(candidates, average=True)
                 edge_modules[f"{LEVEL3}/{edge}"].append(mixed[edge])
             return Cell(self.level3_nodes, mixed)
 
