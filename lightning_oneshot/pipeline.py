@@ -69,6 +69,11 @@ def _instantiate(node: DictConfig, key: str, **kwargs: Any) -> Any:
             # Constructors usually name the full key already; prefix the group only where they do not.
             message = str(cause) if str(cause).startswith(f"{key}.") else f"{key}: {cause}"
             raise ConfigError(message) from cause
+        if isinstance(cause, TypeError) and "unexpected keyword argument" in str(cause):
+            target = node.get("_target_")
+            raise ConfigError(
+                f"{key}: {cause}. {target} does not take that key; see the keys of the chosen option under conf/{key}/."
+            ) from cause
         raise
 
 

@@ -221,3 +221,9 @@ def test_resume_with_other_sampler_is_rejected(tmp_path):
     with pytest.raises(ConfigError, match="sampler 'droppath', but sampler='uniform' is configured"):
         prepare(compose_config(tmp_path, ["stage=search", f"ckpt_path={path}"]))
     assert_no_training(tmp_path)
+
+
+def test_unknown_constructor_key_is_a_config_error(tmp_path):
+    cfg = compose_config(tmp_path, ["+search_space.widht=8"])
+    with pytest.raises(ConfigError, match="search_space: .*unexpected keyword argument 'widht'"):
+        prepare(cfg)

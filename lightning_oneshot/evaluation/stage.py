@@ -112,7 +112,8 @@ def run_evaluation(context: RunContext, supernet: Supernet) -> None:
     constraints = build_constraints(cfg, space, datamodule)
     strategy = context.strategy
     rank_zero_info(
-        f"Evaluation: {strategy.name} search on {world_size} process(es), {constraints.describe()}. Each architecture: "
+        f"Evaluation: {strategy.name} search on {world_size} process(es) over a space of {space.size():,} architectures, "
+        f"{constraints.describe()}. Each architecture: "
         f"BatchNorm re-estimation on {len(calibration)} training batches, then {sum(len(y) for _, y in validation)} "
         f"validation images."
     )
