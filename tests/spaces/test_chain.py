@@ -1,13 +1,9 @@
-"""The layer-wise chain space: candidates per layer, size, rejection of invalid input, end-to-end runs."""
-
-import json
+"""The layer-wise chain space: candidates per layer, size and rejection of invalid input."""
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
-from conftest import run_train
 from lightning_oneshot.spaces import ArchitectureError, ChainSpace
 from lightning_oneshot.supernet import inherit_weights
 
@@ -16,22 +12,6 @@ OPS = ("mbconv_3x3_e1", "mbconv_5x5_e3", "skip_connect")
 # A chain of 4 layers: stage 0 keeps the stem's shape, stage 1 halves the resolution and doubles the width.
 TINY = {"stem_width": 4, "stage_widths": [4, 8], "stage_depths": [2, 2], "stage_strides": [1, 2], "head_width": 8}
 
-# Overrides for train.py that make a chain run take seconds.
-TINY_RUN = [
-    "search_space=chain",
-    "search_space.stem_width=4",
-    "search_space.stage_widths=[4,8]",
-    "search_space.stage_depths=[1,2]",
-    "search_space.head_width=8",
-    "search_space.stage_strides=[1,2]",
-    "trainer.max_epochs=1",
-    "+trainer.limit_train_batches=4",
-    "+trainer.limit_val_batches=2",
-    "trainer.enable_progress_bar=false",
-    "evaluation.num_samples=5",
-    "evaluation.bn_batches=2",
-    "retrain.max_epochs=1",
-]
 
 
 @pytest.fixture
@@ -129,31 +109,3 @@ def test_standalone_matches_supernet_on_cifar_sized_input():
     inherit_weights(standalone, supernet)
     with torch.no_grad():
         assert torch.equal(standalone(images), supernet(images))
-
-
-def _check_summary(run_dir) -> dict:
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert set(summary["stage_seconds"]) == {"search", "evaluate", "retrain"}
-    assert 0.0 <= summary["test_accuracy"] <= 1.0
-    return summary
-
-
-def test_uniform_run_retrains_best_architecture(tmp_path):
-    result = run_train(tmp_path, *TINY_RUN, "sampler=uniform")
-    assert result.returncode == 0, result.stderr[-3000:]
-    _check_summary(tmp_path)
-
-    retrain_dir = tmp_path / "retrain"
-    best = tmp_path / "best_architecture.yaml"
-    result = run_train(retrain_dir, *TINY_RUN, "stage=retrain", f"retrain.architecture={best}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    retrained = json.loads((retrain_dir / "summary.json").read_text())
-    assert retrained["best_architecture"] == yaml.safe_load(best.read_text())
-    assert list(retrained["stage_seconds"]) == ["retrain"]
-
-
-def test_droppath_run_writes_summary(tmp_path):
-    result = run_train(tmp_path, *TINY_RUN, "sampler=droppath")
-    assert result.returncode == 0, result.stderr[-3000:]
-    _check_summary(tmp_path)
-    assert "all_ops" in result.stderr + result.stdout

@@ -1,16 +1,12 @@
-"""The fabric search space: path counting, uniform sampling, path validation, DropPath and end-to-end runs."""
+"""The fabric search space: path counting, uniform sampling, path validation and DropPath."""
 
 import itertools
-import json
 
 import numpy as np
 import pytest
 import torch
-import yaml
 from scipy import stats
 
-from conftest import compose_config, run_train
-from lightning_oneshot import pipeline
 from lightning_oneshot.spaces import ArchitectureError, FabricSpace
 from lightning_oneshot.supernet import inherit_weights
 
@@ -192,44 +188,3 @@ def test_mutation_moves_one_inner_node(space):
 
 
 # End-to-end runs of train.py with a tiny fabric.
-TINY_FABRIC = [
-    "search_space=fabric",
-    "search_space.width=4",
-    "search_space.num_layers=4",
-    "search_space.num_scales=3",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "+trainer.limit_train_batches=4",
-    "evaluation.num_samples=5",
-    "evaluation.bn_batches=2",
-    "retrain.max_epochs=1",
-]
-
-
-@pytest.fixture(scope="module")
-def uniform_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("fabric_uniform")
-    result = run_train(run_dir, *TINY_FABRIC, "sampler=uniform")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return run_dir
-
-
-def test_uniform_run_writes_summary(uniform_run):
-    summary = json.loads((uniform_run / "summary.json").read_text())
-    assert 0.0 <= summary["test_accuracy"] <= 1.0
-
-
-def test_droppath_run_writes_summary(tmp_path):
-    result = run_train(tmp_path, *TINY_FABRIC, "sampler=droppath")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "summary.json").is_file()
-
-
-def test_best_architecture_retrains_alone(uniform_run, tmp_path):
-    # In-process, so the test does not pay for a second interpreter start; the subprocess runs above cover train.py.
-    best = uniform_run / "best_architecture.yaml"
-    cfg = compose_config(tmp_path, [*TINY_FABRIC, "stage=retrain", f"retrain.architecture={best}"])
-    summary = pipeline.run(cfg)
-    assert (tmp_path / "summary.json").is_file()
-    assert summary["best_architecture"] == yaml.safe_load(best.read_text())
-    assert list(summary["stage_seconds"]) == ["retrain"]

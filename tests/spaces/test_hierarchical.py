@@ -1,15 +1,10 @@
-"""The hierarchical search space: motif rows, level-3 rows, networks built from motifs, and end-to-end runs."""
-
-import json
+"""The hierarchical search space: motif rows, level-3 rows and networks built from motifs."""
 
 import numpy as np
 import pytest
 import torch
-import yaml
 from torch import nn
 
-from conftest import compose_config, run_train
-from lightning_oneshot import pipeline
 from lightning_oneshot.spaces import ArchitectureError, HierarchicalSpace
 from lightning_oneshot.spaces.cell import Cell
 from lightning_oneshot.spaces.hierarchical import DepthwiseConvBN, SeparableConvBN
@@ -133,46 +128,3 @@ def test_supernet_runs_on_cifar_sized_input():
 
 
 # End-to-end runs of train.py with a tiny hierarchical space.
-TINY_HIERARCHICAL = [
-    "search_space=hierarchical",
-    "search_space.width=4",
-    "search_space.num_stages=1",
-    "search_space.num_motifs=2",
-    "search_space.motif_nodes=3",
-    "search_space.level3_nodes=3",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "+trainer.limit_train_batches=4",
-    "evaluation.num_samples=5",
-    "evaluation.bn_batches=2",
-    "retrain.max_epochs=1",
-]
-
-
-@pytest.fixture(scope="module")
-def uniform_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("hierarchical_uniform")
-    result = run_train(run_dir, *TINY_HIERARCHICAL, "sampler=uniform")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return run_dir
-
-
-def test_uniform_run_writes_summary(uniform_run):
-    summary = json.loads((uniform_run / "summary.json").read_text())
-    assert 0.0 <= summary["test_accuracy"] <= 1.0
-
-
-def test_droppath_run_writes_summary(tmp_path):
-    result = run_train(tmp_path, *TINY_HIERARCHICAL, "sampler=droppath")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "summary.json").is_file()
-
-
-def test_best_architecture_retrains_alone(uniform_run, tmp_path):
-    # In-process, so the test does not pay for a second interpreter start; the subprocess runs above cover train.py.
-    best = uniform_run / "best_architecture.yaml"
-    cfg = compose_config(tmp_path, [*TINY_HIERARCHICAL, "stage=retrain", f"retrain.architecture={best}"])
-    summary = pipeline.run(cfg)
-    assert (tmp_path / "summary.json").is_file()
-    assert summary["best_architecture"] == yaml.safe_load(best.read_text())
-    assert list(summary["stage_seconds"]) == ["retrain"]
