@@ -60,9 +60,11 @@ def run(accelerator: str, devices: int, precision: str, args) -> dict:
         optimizer=lambda params: torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=5e-4),
         space_description=space.describe(),
     )
+
     images = torch.randn(args.batch_size * 8, 3, 32, 32)
     labels = torch.randint(0, 10, (len(images),))
     loader = DataLoader(TensorDataset(images, labels), batch_size=args.batch_size, shuffle=True, drop_last=True)
+
     timer = StepTimer(args.warmup)
     strategy = search_strategy(_strategy_config(devices))
     trainer = pl.Trainer(
@@ -78,9 +80,11 @@ def run(accelerator: str, devices: int, precision: str, args) -> dict:
         enable_model_summary=False,
         limit_val_batches=0,
     )
+
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     trainer.fit(module, loader)
+
     peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else float("nan")
     return {
         "devices": devices,

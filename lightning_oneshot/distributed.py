@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import torch
@@ -110,11 +109,6 @@ def broadcast_object(value: T) -> T:
     holder = [value]
     dist.broadcast_object_list(holder, src=0)
     return holder[0]
-
-
-def shard(items: Sequence[T], rank: int, world_size: int) -> list[T]:
-    """Return the items that ``rank`` handles: every ``world_size``-th one, starting at ``rank``."""
-    return list(items[rank::world_size])
 
 
 def device_for_rank(accelerator: str) -> torch.device:

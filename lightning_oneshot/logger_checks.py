@@ -4,7 +4,7 @@ Without network access ``wandb.init`` in online mode retries for minutes before 
 look for an API key and open one TCP connection to the W&B server with a 5 s timeout before any work, and
 stop the run with a message that suggests offline mode when either fails.
 
-NOTE: a server that accepts the connection but answers slowly can still delay ``wandb.init``.
+NOTE: a server that accepts the connection but responds slowly can still delay ``wandb.init``.
 """
 
 from __future__ import annotations

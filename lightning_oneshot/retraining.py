@@ -1,6 +1,6 @@
 """The retrain stage: train the best-ranked architectures from scratch as standalone networks and test one.
 
-With ``retrain.top_k`` of 1 the best architecture of the ranking is retrained; data modules that have retrain
+With ``retrain.top_k`` of 1 the best architecture of the ranking is retrained. Data modules that have retrain
 splits (the image datasets) then train on the whole official training set and run no validation loop. With a
 ``top_k`` above 1 each of the k best is retrained on the search splits, the final one is the best by retrained
 validation accuracy, and only that one is tested, so the test split never takes part in the choice.

@@ -32,7 +32,7 @@ class Sampler(ABC):
 
     @abstractmethod
     def mask(self, step: int, total_steps: int) -> np.ndarray:
-        """The boolean mask to train at ``step`` of ``total_steps``."""
+        """Return the boolean mask to train at ``step`` of ``total_steps``."""
 
     @abstractmethod
     def validation_masks(self) -> list[tuple[str, np.ndarray]]:

@@ -38,7 +38,7 @@ class CalibrationMixin:
         return batches
 
     def validation_batches(self, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """The whole validation split in order, as in-memory batches."""
+        """Return the whole validation split in order, as in-memory batches."""
         val = self.splits["val"]
         indices = list(range(len(val)))
         return [_stack(val, indices[start : start + batch_size]) for start in range(0, len(indices), batch_size)]
@@ -64,7 +64,7 @@ class UnpaddedDistributedSampler(DistributedSampler):
 
 
 def evaluation_sampler(dataset: Dataset) -> Sampler | None:
-    """An unpadded shard of ``dataset`` for this rank under torch.distributed; None (sequential) otherwise."""
+    """Return an unpadded shard of ``dataset`` for this rank under torch.distributed, or None (sequential) without it."""
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         return UnpaddedDistributedSampler(dataset)
     return None

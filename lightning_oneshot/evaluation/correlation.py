@@ -17,7 +17,7 @@ def spearman_rho(first: Sequence[float], second: Sequence[float]) -> float:
 
 
 def top_overlap(predicted: Sequence[float], truth: Sequence[float], n: int) -> float:
-    """The fraction of the ``n`` best by ``truth`` that are also among the ``n`` best by ``predicted``."""
+    """Return the fraction of the ``n`` best by ``truth`` that are also among the ``n`` best by ``predicted``."""
     n = min(n, len(truth))
     best_predicted = set(np.argsort(-np.asarray(predicted), kind="stable")[:n])
     best_truth = set(np.argsort(-np.asarray(truth), kind="stable")[:n])

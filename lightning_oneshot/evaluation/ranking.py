@@ -11,12 +11,10 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from lightning_oneshot.errors import ConfigError
 from lightning_oneshot.spaces.architecture import Architecture
-from lightning_oneshot.spaces.base import SearchSpace
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +37,6 @@ class RankingEntry:
 
 def count_parameters(module: nn.Module) -> int:
     return sum(parameter.numel() for parameter in module.parameters())
-
-
-def standalone_parameters(space: SearchSpace, arch: Architecture) -> int:
-    """The parameter count of the standalone network, built on the meta device so no memory is allocated."""
-    with torch.device("meta"):
-        return count_parameters(space.build_standalone(arch))
 
 
 class RankingWriter:

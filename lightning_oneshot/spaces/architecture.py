@@ -83,7 +83,12 @@ class Architecture:
         matrix = np.zeros((len(edges), len(ops)), dtype=bool)
         for row, edge in enumerate(edges):
             choice = data[edge]
-            names = [] if choice is None else [choice] if isinstance(choice, str) else choice
+            if choice is None:
+                names = []
+            elif isinstance(choice, str):
+                names = [choice]
+            else:
+                names = choice
             if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
                 raise ArchitectureError(
                     f"Edge {edge!r}: expected an operation name, a list of names or null, got {choice!r}."

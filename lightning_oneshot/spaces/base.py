@@ -35,11 +35,11 @@ class SearchSpace(ABC):
     # Structure -------------------------------------------------------------------------------------
 
     def edge_candidates(self, edge: str) -> tuple[str, ...]:
-        """The operations that ``edge`` may choose from."""
+        """Return the operations that ``edge`` may choose from."""
         return self.ops
 
     def describe(self) -> dict[str, Any]:
-        """A description that identifies the space, stored in checkpoints to detect mismatches on load."""
+        """Return a description that identifies the space; checkpoints store it to detect mismatches on load."""
         return {"name": self.name, "edges": list(self.edges), "ops": list(self.ops)}
 
     # Architectures ---------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ class SearchSpace(ABC):
         return self._from_choices({edge: rng.choice(self.edge_candidates(edge)) for edge in self.edges})
 
     def full_mask(self) -> np.ndarray:
-        """The mask that activates every candidate operation (the whole one-shot model)."""
+        """Return the mask that activates every candidate operation (the whole one-shot model)."""
         mask = np.zeros((len(self.edges), len(self.ops)), dtype=bool)
         for row, edge in enumerate(self.edges):
             for op in self.edge_candidates(edge):
@@ -124,7 +124,7 @@ class SearchSpace(ABC):
         return mask
 
     def size(self) -> int:
-        """The exact number of architectures in the space."""
+        """Return the exact number of architectures in the space."""
         return math.prod(len(self.edge_candidates(edge)) for edge in self.edges)
 
     def enumerate(self) -> Iterator[Architecture]:

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from lightning_oneshot.errors import ConfigError
-from lightning_oneshot.evaluation.ranking import RankingWriter, read_ranking, standalone_parameters
+from lightning_oneshot.evaluation.cost import CostModel
+from lightning_oneshot.evaluation.ranking import RankingWriter, read_ranking
 from lightning_oneshot.evaluation.scorer import Scorer
 from lightning_oneshot.evaluation.strategies import random_architectures
 
@@ -62,7 +63,7 @@ def test_random_architectures_cover_a_small_space(tiny_space):
 def test_standalone_parameters_match_built_network(tiny_space):
     arch = tiny_space.sample(np.random.default_rng(2))
     network = tiny_space.build_standalone(arch)
-    assert standalone_parameters(tiny_space, arch) == sum(p.numel() for p in network.parameters())
+    assert CostModel(tiny_space, (1, 8, 8))(arch).params == sum(p.numel() for p in network.parameters())
 
 
 def test_nan_score_is_recorded_as_failed(tiny_space, tmp_path):
